@@ -1,0 +1,1 @@
+"""benchmark: aggregator registry, training stages, feature cache, runner and leaderboard."""

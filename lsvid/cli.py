@@ -1,0 +1,60 @@
+"""The one command line: ``lsvid <subcommand>``.
+
+Subcommands live in their own modules and are imported only when invoked, so
+``lsvid --help`` stays instant (no torch import).  To add one, add a line to
+``COMMANDS``: name -> "module:attribute" of a ``click.Command``.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+COMMANDS: dict[str, str] = {
+    "convert": "lsvid.commands.datasets:convert_cmd",
+    "validate": "lsvid.commands.datasets:validate_cmd",
+    "evaluate": "lsvid.commands.evaluate:evaluate_cmd",
+    "demo": "lsvid.commands.demo:demo_cmd",
+}
+
+HELP: dict[str, str] = {
+    "convert": "Convert a native dataset (LS-VID, MARS, DukeV, PRID, iLIDS) to the Parquet schema.",
+    "validate": "Check a dataset folder against the schema and print its counts.",
+    "evaluate": "Score query/gallery features of a dataset with CMC and mAP.",
+    "demo": "Run the main job end to end on embedded data (no downloads).",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        mod, attr = target.split(":")
+        return getattr(importlib.import_module(mod), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(n, HELP.get(n, "")) for n in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lsvid")
+def main() -> None:
+    """Video person re-identification: build datasets from footage, convert the public
+    ones, evaluate under one protocol, and rank methods on a leaderboard."""
+
+
+def run() -> None:  # pragma: no cover - console entry convenience
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

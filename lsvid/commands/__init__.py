@@ -1,0 +1,1 @@
+"""Subcommands of the ``lsvid`` command line, one module per group of commands."""

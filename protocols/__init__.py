@@ -1,0 +1,33 @@
+"""protocols: the dataset schema, native readers for five video ReID datasets, and the shared evaluation.
+
+Public API (stable):
+
+- :func:`read_dataset`, :func:`write_dataset`, :class:`Dataset` — dataset folders in the Parquet schema
+- :func:`protocols.datasets.convert`, :func:`protocols.datasets.list_datasets` — native readers
+- :func:`evaluate`, :func:`evaluate_features`, :func:`pairwise_distance` — CMC / mAP under one rule
+- :func:`re_ranking` — k-reciprocal re-ranking (Zhong et al., CVPR 2017)
+"""
+from __future__ import annotations
+
+from importlib import metadata as _md
+
+try:
+    __version__ = _md.version("lsvid")
+except _md.PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+from .dataset import Dataset, read_dataset, tables_from_sequences, write_dataset, write_tables  # noqa: E402
+from .protocol import Protocol  # noqa: E402
+from .schema import SPLITS, SchemaError  # noqa: E402
+
+__all__ = [
+    "Dataset",
+    "Protocol",
+    "SPLITS",
+    "SchemaError",
+    "read_dataset",
+    "write_dataset",
+    "write_tables",
+    "tables_from_sequences",
+    "__version__",
+]

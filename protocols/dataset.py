@@ -1,0 +1,284 @@
+"""Reading and writing a dataset folder in the project's schema.
+
+Writes are all-or-nothing: a folder is built under a temporary name beside its
+destination and renamed into place only once every file is complete, so a
+crash or a validation error never leaves a half-written dataset behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .protocol import Protocol
+from .schema import (
+    FRAMES_FILE,
+    META_FILE,
+    SCHEMA_VERSION,
+    TRACKLETS_FILE,
+    TRIALS_FILE,
+    SchemaError,
+    validate_frames,
+    validate_tracklets,
+    validate_trials,
+)
+
+
+@dataclass
+class Dataset:
+    """A dataset folder held in memory: tracklets, frames, trials and metadata."""
+
+    root: Path
+    tracklets: pd.DataFrame
+    frames: pd.DataFrame | None
+    meta: dict[str, Any]
+    trials: pd.DataFrame | None = None
+    trial: int | None = field(default=None)
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name", self.root.name))
+
+    @property
+    def protocol(self) -> Protocol:
+        return Protocol.from_dict(self.meta.get("protocol", {"name": self.name}))
+
+    @property
+    def num_trials(self) -> int:
+        return 1 if self.trials is None else int(self.trials["trial"].nunique())
+
+    @property
+    def image_root(self) -> Path:
+        """Where frame paths are relative to: the native root, or the dataset folder."""
+        r = self.meta.get("image_root")
+        if r is None:
+            return self.root
+        p = Path(r)
+        return p if p.is_absolute() else (self.root / p)
+
+    def split(self, name: str) -> pd.DataFrame:
+        return self.tracklets[self.tracklets["split"] == name]
+
+    def for_trial(self, k: int) -> "Dataset":
+        """The same dataset with each tracklet's split as trial ``k`` assigns it."""
+        if self.trials is None:
+            if k != 0:
+                raise ValueError(f"{self.name} has a single fixed split; trial {k} does not exist")
+            return self
+        t = self.trials[self.trials["trial"] == k]
+        if t.empty:
+            raise ValueError(f"{self.name} has trials 0..{self.num_trials - 1}; trial {k} does not exist")
+        m = dict(zip(t["tracklet_id"].to_numpy().tolist(), t["split"].tolist()))
+        tr = self.tracklets.copy()
+        tr["split"] = tr["tracklet_id"].map(m).astype("string")
+        return replace(self, tracklets=tr, trial=k)
+
+    def frame_paths(self, tracklet_ids: Iterable[int] | None = None) -> list[Path]:
+        """Absolute frame paths in ``frames.parquet`` order (optionally for some tracklets)."""
+        if self.frames is None:
+            raise ValueError(f"{self.root}: frames were not loaded (read_dataset(..., frames=True))")
+        fr = self.frames
+        if tracklet_ids is not None:
+            fr = fr[fr["tracklet_id"].isin(list(tracklet_ids))]
+        base = self.image_root
+        return [base / p for p in fr["path"].tolist()]
+
+    def counts(self) -> dict[str, Any]:
+        return compute_counts(self.tracklets)
+
+
+def compute_counts(tr: pd.DataFrame) -> dict[str, Any]:
+    """Per split: tracklets, identities, frames; plus totals (the paper's Table 1 columns)."""
+    out: dict[str, Any] = {}
+    for s, g in tr.groupby("split", sort=False):
+        out[str(s)] = {
+            "tracklets": int(len(g)),
+            "identities": int(g["person_id"].nunique()),
+            "frames": int(g["num_frames"].sum()),
+        }
+    # a tracklet listed in both query and gallery (shared source_id) is one sequence
+    uniq = tr.drop_duplicates("source_id") if "source_id" in tr.columns else tr
+    out["total"] = {
+        "tracklets": int(len(uniq)),
+        "identities": int(tr["person_id"].nunique()),
+        "frames": int(uniq["num_frames"].sum()),
+        "cameras": int(tr["camera_id"].nunique()),
+    }
+    return out
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: missing (a dataset folder holds {TRACKLETS_FILE}, {FRAMES_FILE}, {META_FILE})")
+    try:
+        return pd.read_parquet(path)
+    except Exception as e:  # pyarrow raises several types for damaged files
+        raise SchemaError(str(path), f"not a readable Parquet file ({e})") from e
+
+
+def read_dataset(path: str | os.PathLike, *, frames: bool = True, validate: bool = True) -> Dataset:
+    """Read a dataset folder; with ``validate`` every schema rule is checked.
+
+    ``frames=False`` skips ``frames.parquet`` (fast; enough for counts and
+    protocol settings).  Violations raise :class:`SchemaError`.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: not a dataset folder (expected {TRACKLETS_FILE}, {FRAMES_FILE}, {META_FILE})")
+    meta_path = root / META_FILE
+    if not meta_path.exists():
+        raise FileNotFoundError(f"{meta_path}: missing")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as e:
+        raise SchemaError(str(meta_path), f"not valid JSON ({e})") from e
+    if not isinstance(meta, dict):
+        raise SchemaError(str(meta_path), "expected a JSON object")
+    sv = meta.get("schema_version")
+    if sv != SCHEMA_VERSION:
+        raise SchemaError(str(meta_path), f"schema_version {sv!r}; this toolkit reads version {SCHEMA_VERSION}")
+    tr = _read_table(root / TRACKLETS_FILE)
+    fr = _read_table(root / FRAMES_FILE) if frames else None
+    trials = _read_table(root / TRIALS_FILE) if (root / TRIALS_FILE).exists() else None
+    if validate:
+        tr = validate_tracklets(tr, str(root / TRACKLETS_FILE))
+        if fr is not None:
+            fr = validate_frames(fr, tr, str(root / FRAMES_FILE))
+        if trials is not None:
+            trials = validate_trials(trials, tr, str(root / TRIALS_FILE))
+    return Dataset(root=root, tracklets=tr, frames=fr, meta=meta, trials=trials)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def build_meta(meta: dict[str, Any], tracklets: pd.DataFrame, trials: pd.DataFrame | None) -> dict[str, Any]:
+    m = dict(meta)
+    m["schema_version"] = SCHEMA_VERSION
+    m.setdefault("name", "dataset")
+    m["counts"] = compute_counts(tracklets)
+    if trials is not None:
+        m["num_trials"] = int(trials["trial"].nunique())
+    return m
+
+
+def write_tables(
+    folder: str | os.PathLike,
+    tracklets: pd.DataFrame,
+    frames: pd.DataFrame,
+    meta: dict[str, Any],
+    trials: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Validate, then write the tables into an existing folder, each file atomically.
+
+    ``dataset.json`` is written last: a folder without it is not a dataset, so
+    a crash between files never leaves something that reads as complete.
+    Returns the metadata written.
+    """
+    folder = Path(folder)
+    tr = validate_tracklets(tracklets)
+    fr = validate_frames(frames, tr)
+    tl = validate_trials(trials, tr) if trials is not None else None
+    full = build_meta(meta, tr, tl)
+    meta_path = folder / META_FILE
+    if meta_path.exists():
+        meta_path.unlink()
+    _atomic_parquet(tr, folder / TRACKLETS_FILE)
+    _atomic_parquet(fr, folder / FRAMES_FILE)
+    if tl is not None:
+        _atomic_parquet(tl, folder / TRIALS_FILE)
+    elif (folder / TRIALS_FILE).exists():
+        (folder / TRIALS_FILE).unlink()
+    _atomic_write_bytes(meta_path, (json.dumps(full, indent=2, sort_keys=True) + "\n").encode())
+    return full
+
+
+def write_dataset(
+    out: str | os.PathLike,
+    tracklets: pd.DataFrame,
+    frames: pd.DataFrame,
+    meta: dict[str, Any],
+    trials: pd.DataFrame | None = None,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write a new dataset folder all-or-nothing.
+
+    The folder is assembled as a hidden sibling and renamed into place; an
+    existing folder is replaced only with ``overwrite=True`` (and only after
+    the new one is complete).
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out}: already exists (pass overwrite to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        write_tables(tmp, tracklets, frames, meta, trials)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def tables_from_sequences(
+    sequences: list[dict[str, Any]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Build the two tables from a list of sequences.
+
+    Each sequence is a dict with ``person_id``, ``camera_id``, ``split`` and
+    ``paths`` (frame paths in order), plus optional provenance columns
+    (``source_id``, ``video``, ...).  Tracklet ids are assigned 0..n-1 in list
+    order, so a reader that lists its sequences deterministically writes
+    byte-identical tables.
+    """
+    n = len(sequences)
+    lengths = np.fromiter((len(s["paths"]) for s in sequences), dtype=np.int64, count=n)
+    tr: dict[str, Any] = {
+        "tracklet_id": np.arange(n, dtype=np.int64),
+        "person_id": np.fromiter((s["person_id"] for s in sequences), dtype=np.int64, count=n),
+        "camera_id": np.fromiter((s["camera_id"] for s in sequences), dtype=np.int32, count=n),
+        "split": pd.array([s["split"] for s in sequences], dtype="string"),
+        "num_frames": lengths.astype(np.int32),
+    }
+    extra = sorted({k for s in sequences for k in s} - {"person_id", "camera_id", "split", "paths"})
+    for k in extra:
+        tr[k] = [s.get(k) for s in sequences]
+    tracklets = pd.DataFrame(tr)
+    starts = np.r_[0, np.cumsum(lengths)[:-1]] if n else np.zeros(0, np.int64)
+    frames = pd.DataFrame(
+        {
+            "tracklet_id": np.repeat(np.arange(n, dtype=np.int64), lengths),
+            "frame_index": (np.arange(int(lengths.sum())) - np.repeat(starts, lengths)).astype(np.int32),
+            "path": pd.array([p for s in sequences for p in s["paths"]], dtype="string"),
+        }
+    )
+    return tracklets, frames
