@@ -104,7 +104,11 @@ def compute_counts(tr: pd.DataFrame) -> dict[str, Any]:
             "frames": int(g["num_frames"].sum()),
         }
     # a tracklet listed in both query and gallery (shared source_id) is one sequence
-    uniq = tr.drop_duplicates("source_id") if "source_id" in tr.columns else tr
+    if "source_id" in tr.columns:
+        has = tr["source_id"].notna()
+        uniq = pd.concat([tr[has].drop_duplicates("source_id"), tr[~has]])
+    else:
+        uniq = tr
     out["total"] = {
         "tracklets": int(len(uniq)),
         "identities": int(tr["person_id"].nunique()),
@@ -271,7 +275,9 @@ def tables_from_sequences(
     }
     extra = sorted({k for s in sequences for k in s} - {"person_id", "camera_id", "split", "paths"})
     for k in extra:
-        tr[k] = [s.get(k) for s in sequences]
+        vals = [s.get(k) for s in sequences]
+        ints = all(v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool)) for v in vals)
+        tr[k] = pd.array(vals, dtype="Int64") if ints else vals
     tracklets = pd.DataFrame(tr)
     starts = np.r_[0, np.cumsum(lengths)[:-1]] if n else np.zeros(0, np.int64)
     frames = pd.DataFrame(

@@ -34,6 +34,13 @@ def evaluate_dataset(
     n = len(ds.tracklets)
     if len(features) != n:
         raise ValueError(f"{len(features)} feature rows for {n} tracklets of {ds.root}")
+    fin = np.isfinite(np.asarray(features)).all(axis=1)
+    if not fin.all():
+        r = int(np.flatnonzero(~fin)[0])
+        raise ValueError(
+            f"features of {(~fin).sum()} tracklets hold NaN or infinite values "
+            f"(first: row {r}, tracklet_id {int(ds.tracklets['tracklet_id'].iloc[r])})"
+        )
     proto = ds.protocol
     mr = max_rank or proto.max_rank
     todo = list(range(ds.num_trials)) if trials is None else list(trials)

@@ -130,15 +130,23 @@ def coerce_table(df: pd.DataFrame, table: _Table, file: str) -> pd.DataFrame:
             nulls = s.isna().to_numpy()
             if nulls.any():
                 raise SchemaError(file, "null value in a required column", column=col, row=_first(nulls))
+        nullable = col not in table.required and bool(s.isna().any())
+        if nullable and kind == "int" and pd.api.types.is_float_dtype(s.dtype):
+            # an optional integer column with gaps arrives as float; accept whole numbers only
+            v = s.dropna().to_numpy()
+            if not np.all(v == np.round(v)):
+                r = _first((s.notna() & (s != s.round())).to_numpy())
+                raise SchemaError(file, f"expected int values, found {s.iloc[r]}", column=col, row=r)
+            s = s.astype("Int64")
         if not _kind_ok(s, kind):
             raise SchemaError(file, f"expected {kind} values, found dtype {s.dtype}", column=col)
         if kind == "int":
             lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
-            v = s.to_numpy()
+            v = s.dropna().to_numpy(dtype=np.int64) if nullable else s.to_numpy()
             if len(v) and (v.min() < lo or v.max() > hi):
-                bad = (v < lo) | (v > hi)
-                raise SchemaError(file, f"value {v[_first(bad)]} does not fit {dtype}", column=col, row=_first(bad))
-        out[col] = s.astype(dtype)
+                bad = ((s < lo) | (s > hi)).fillna(False).to_numpy()
+                raise SchemaError(file, f"value {s.iloc[_first(bad)]} does not fit {dtype}", column=col, row=_first(bad))
+        out[col] = s.astype(dtype.capitalize() if (nullable and kind == "int") else dtype)
     return out
 
 
@@ -162,7 +170,7 @@ def validate_tracklets(tr: pd.DataFrame, file: str = TRACKLETS_FILE) -> pd.DataF
         raise SchemaError(file, f"tracklet {ids[r]} is empty (num_frames={nf[r]})", column="num_frames", row=r)
     if "source_id" in tr.columns:
         key = tr[["split", "source_id"]]
-        d = key.duplicated().to_numpy()
+        d = (key.duplicated() & tr["source_id"].notna()).to_numpy()
         if d.any():
             r = _first(d)
             raise SchemaError(

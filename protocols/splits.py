@@ -18,28 +18,27 @@ class IdentitySplit:
 def split_identities(
     person_ids: Sequence[int],
     *,
-    test_ratio: float = 3 / 4,
-    val_ratio: float = 200 / 3772,
+    train_fraction: float = 842 / 3772,
+    val_fraction: float = 200 / 3772,
     seed: int = 0,
 ) -> IdentitySplit:
     """Random identity-disjoint train/val/test split.
 
-    Defaults mirror LS-VID: of 3,772 identities, 842 train, 200 val and 2,730
-    test (train:test = 1:3 after the validation identities are set aside,
-    rounded as the paper reports).  The split depends only on the set of ids
-    and the seed, never on their order.
+    The defaults are LS-VID's own proportions: of its 3,772 identities, 842
+    train, 200 validation and 2,730 test (train:test about 1:3), so 3,772 ids
+    split exactly as the paper's.  The split depends only on the set of ids and
+    the seed, never on their order; train and test always get one id or more.
     """
     ids = np.unique(np.asarray(person_ids, dtype=np.int64))
     if len(ids) < 2:
         raise ValueError(f"need at least 2 identities to split, got {len(ids)}")
+    if not (0 < train_fraction < 1 and 0 <= val_fraction < 1 and train_fraction + val_fraction < 1):
+        raise ValueError(f"fractions must leave room for a test set: train {train_fraction}, val {val_fraction}")
     rng = np.random.default_rng(seed)
     perm = rng.permutation(ids)
     n = len(ids)
-    n_val = int(round(n * val_ratio))
-    rest = n - n_val
-    n_test = int(round(rest * test_ratio))
-    n_test = min(max(n_test, 1), rest - 1) if rest >= 2 else rest
-    n_train = rest - n_test
+    n_val = min(int(round(n * val_fraction)), n - 2)
+    n_train = min(max(int(round(n * train_fraction)), 1), n - n_val - 1)
     return IdentitySplit(
         train=np.sort(perm[:n_train]),
         val=np.sort(perm[n_train : n_train + n_val]),

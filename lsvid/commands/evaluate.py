@@ -55,7 +55,7 @@ def evaluate_cmd(dataset: Path, features: Path, metric: str, rerank: bool, trial
     try:
         results = evaluate_dataset(ds, feats, metric=metric, rerank=rerank, trials=trials or None)
     except ValueError as e:
-        raise click.ClickException(str(e)) from e
+        raise click.ClickException(f"{features}: {e}") from e
     for r in results:
         d = r.result.to_dict()
         click.echo(

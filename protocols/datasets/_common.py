@@ -81,6 +81,10 @@ def load_mat_array(path: Path, var: str, what: str) -> np.ndarray:
         # MATLAB v7.3 files are HDF5 containers; scipy does not read them.
         return _load_mat73(path, var, what)
     except Exception as e:  # truncated or garbage files raise ValueError, TypeError, OSError...
+        import h5py
+
+        if h5py.is_hdf5(str(path)):  # v7.3 written without MATLAB's header
+            return _load_mat73(path, var, what)
         raise NativeFormatError(path, f"not a readable MATLAB .mat file ({type(e).__name__}: {e}); expected {what}") from e
     if var not in data:
         have = ", ".join(k for k in data if not k.startswith("__")) or "none"

@@ -65,7 +65,7 @@ class _Listing:
         return [f"{folder}/{n}" if folder else n for n in out]
 
 
-def _read_list(base: Path, split: str, listing: _Listing, required: bool = True) -> list[dict] | None:
+def _read_list(base: Path, split: str, listing: _Listing, required: bool = True, id_offset: int = 0) -> list[dict] | None:
     path = base / "list_sequence" / f"list_seq_{split}.txt"
     if not required and not path.exists():
         return None
@@ -88,7 +88,7 @@ def _read_list(base: Path, split: str, listing: _Listing, required: bool = True)
         cam = cams.pop()
         if not 1 <= cam <= 15:
             raise NativeFormatError(base / paths[0], f"camera {cam} outside LS-VID's 1-15")
-        seqs.append({"person_id": pid, "camera_id": cam, "split": split, "paths": paths, "source_id": i})
+        seqs.append({"person_id": pid, "camera_id": cam, "split": split, "paths": paths, "source_id": id_offset + i})
     return seqs
 
 
@@ -98,8 +98,9 @@ def read_lsvid(root: str | os.PathLike) -> NativeDataset:
     base = find_root(root, "list_sequence", ["LS-VID", "LSVID"])
     listing = _Listing(base)
     train = _read_list(base, "train", listing)
-    val = _read_list(base, "val", listing, required=False) or []
-    test = _read_list(base, "test", listing)
+    # source_id numbers the sequences of the train, val and test lists one after another
+    val = _read_list(base, "val", listing, required=False, id_offset=len(train)) or []
+    test = _read_list(base, "test", listing, id_offset=len(train) + len(val))
     q_path = require(base / "test" / "data" / "info_test.mat", "'query': 1-based rows of list_seq_test.txt")
     q = as_int_matrix(load_mat_array(q_path, "query", "'query': 1-based rows of list_seq_test.txt"), q_path, "query").ravel()
     if q.size == 0 or q.min() < 1 or q.max() > len(test):

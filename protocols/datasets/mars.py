@@ -77,7 +77,7 @@ def _read_split(root: Path, names_file: str, info_file: str, var: str, home: str
     return names, parsed, info, info_path, names_path, home_dir, present
 
 
-def _tracklets(root, names, parsed, info, info_path, names_path, home_dir, present, split, home):
+def _tracklets(root, names, parsed, info, info_path, names_path, home_dir, present, split, home, id_offset=0):
     seqs = []
     n = len(names)
     for row, (first, last, pid, cam) in enumerate(info.tolist()):
@@ -104,7 +104,7 @@ def _tracklets(root, names, parsed, info, info_path, names_path, home_dir, prese
             if nm not in present[folder]:
                 raise NativeFormatError(home_dir / folder / nm, f"missing; listed in {names_path.name} for tracklet row {row + 1}")
             paths.append(f"{home}/{folder}/{nm}")
-        seqs.append({"person_id": pid, "camera_id": cam, "split": split, "paths": paths, "source_id": row})
+        seqs.append({"person_id": pid, "camera_id": cam, "split": split, "paths": paths, "source_id": id_offset + row})
     return seqs
 
 
@@ -122,7 +122,8 @@ def read_mars(root: str | os.PathLike) -> NativeDataset:
     if len(np.unique(q)) != len(q):
         raise NativeFormatError(q_path, "query indices repeat")
     train = _tracklets(base, *tr, split="train", home="bbox_train")
-    gallery = _tracklets(base, *te, split="gallery", home="bbox_test")
+    # source_id: the sequence's row in the train table, or past the train rows its row in the test table
+    gallery = _tracklets(base, *te, split="gallery", home="bbox_test", id_offset=len(train))
     query = [{**gallery[i - 1], "split": "query"} for i in q.tolist()]
     return NativeDataset(
         name="mars",
