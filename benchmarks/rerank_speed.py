@@ -1,6 +1,6 @@
 """k-reciprocal re-ranking: memory-bounded sparse version vs the dense published algorithm.
 
-Run: python benchmarks/rerank_speed.py [--n-query 300 --n-gallery 1200]
+Run: python benchmarks/rerank_speed.py [--n-query 1000 --n-gallery 4000]
 
 First both run on a size the dense version can handle, and the script prints
 the time ratio and the largest difference between their outputs.  Then ours
@@ -34,8 +34,8 @@ def data(rng, nq, ng, dim=128, ids=None):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n-query", type=int, default=300)
-    ap.add_argument("--n-gallery", type=int, default=1200)
+    ap.add_argument("--n-query", type=int, default=1000)
+    ap.add_argument("--n-gallery", type=int, default=4000)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     qf, gf = data(rng, args.n_query, args.n_gallery)

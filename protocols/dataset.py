@@ -90,6 +90,25 @@ class Dataset:
         base = self.image_root
         return [base / p for p in fr["path"].tolist()]
 
+    def missing_frames(self, limit: int = 10) -> tuple[int, list[Path]]:
+        """(number of frame files that do not exist, the first ``limit`` of them).
+
+        One directory listing per folder rather than one stat per frame, so
+        checking LS-VID's three million frames takes seconds.
+        """
+        if self.frames is None:
+            raise ValueError(f"{self.root}: frames were not loaded (read_dataset(..., frames=True))")
+        base = self.image_root
+        paths = self.frames["path"].astype(str)
+        split = paths.str.rpartition("/")
+        listing: dict[str, set[str]] = {}
+        for d in split[0].unique().tolist():
+            folder = base / d
+            listing[d] = set(os.listdir(folder)) if folder.is_dir() else set()
+        have = np.fromiter((n in listing[d] for d, n in zip(split[0].tolist(), split[2].tolist())), bool, len(paths))
+        missing = np.flatnonzero(~have)
+        return int(len(missing)), [base / paths.iloc[i] for i in missing[:limit]]
+
     def counts(self) -> dict[str, Any]:
         return compute_counts(self.tracklets)
 

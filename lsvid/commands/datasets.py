@@ -66,12 +66,18 @@ def convert_cmd(name: str, root: Path, out: Path, overwrite: bool, seed: int | N
 @click.command("validate")
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.option("--frames/--no-frames", default=True, help="Also check frames.parquet (slower on large sets).")
-def validate_cmd(dataset: Path, frames: bool) -> None:
+@click.option("--check-files", is_flag=True, help="Also check that every frame file exists under the image root.")
+def validate_cmd(dataset: Path, frames: bool, check_files: bool) -> None:
     """Check DATASET against the schema; print its counts, or the first violation."""
     try:
-        ds = read_dataset(dataset, frames=frames)
+        ds = read_dataset(dataset, frames=frames or check_files)
     except (SchemaError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from e
+    if check_files:
+        n, first = ds.missing_frames()
+        if n:
+            listing = "\n  ".join(str(p) for p in first)
+            raise click.ClickException(f"{n} frame files listed in {dataset / 'frames.parquet'} do not exist under {ds.image_root}, e.g.\n  {listing}")
     click.echo(f"{dataset}: valid ({ds.name}, protocol {ds.protocol.name}, {ds.num_trials} trial(s))")
     click.echo(format_counts({**ds.meta, "counts": ds.counts()}))
 

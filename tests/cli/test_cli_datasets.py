@@ -33,8 +33,13 @@ def test_convert_validate_evaluate(tmp_path):
     r = run(main, ["convert", "--dataset", "ilids", "--root", str(tmp_path / "native"), "--out", str(tmp_path / "ds")])
     assert r.exit_code == 0, r.output
     assert "10 trial(s)" in r.output and "query" in r.output
-    r = run(main, ["validate", str(tmp_path / "ds")])
+    r = run(main, ["validate", str(tmp_path / "ds"), "--check-files"])
     assert r.exit_code == 0 and "valid" in r.output
+    victim = sorted((tmp_path / "native").rglob("*.png"))[5]
+    victim.unlink()
+    r = run(main, ["validate", str(tmp_path / "ds"), "--check-files"])
+    assert r.exit_code != 0 and "1 frame files" in r.output and victim.name in r.output
+    victim.write_bytes(b"")
     # features that put each person at its own point: perfect retrieval in every trial
     import pandas as pd
 
