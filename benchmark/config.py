@@ -1,0 +1,92 @@
+"""Small dataclass configs for the two training stages and a benchmark run.
+
+Defaults are the paper's (Li et al., ICCV 2019, Section 4.2).  Every field
+travels with the results: a leaderboard row stores the whole config as JSON.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class FrameStageConfig:
+    """Stage (a): the frame CNN trained with softmax over the train identities."""
+
+    backbone: str = "resnet50"
+    embed_dim: int = 128
+    epochs: int = 20
+    lr: float = 0.01
+    lr_step: int = 10
+    lr_gamma: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    height: int = 256
+    width: int = 128
+    flip: bool = True
+    random_erasing: float = 0.5  # probability per frame; 0 disables
+    frames_per_tracklet: int | None = None  # None: every train frame in every epoch
+    workers: int = 4
+    gpu_decode: bool = True  # decode JPEGs on the GPU when training on CUDA
+
+
+@dataclass
+class AggregatorStageConfig:
+    """Stage (b): an aggregator trained on cached frame features."""
+
+    seq_len: int = 16
+    batch_size: int = 10
+    epochs: int = 400
+    lr: float = 0.01
+    lr_step: int = 120
+    lr_gamma: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    triplet_margin: float = 0.0  # > 0 adds a batch-hard triplet loss to the softmax loss
+    eval_batch_frames: int = 65536  # frames per evaluation batch (all frames of each sequence)
+    checkpoint_every: int = 10  # epochs between resumable checkpoints
+
+
+@dataclass
+class BenchConfig:
+    """One ``lsvid bench`` run: which methods, how trained, how scored."""
+
+    frame: FrameStageConfig = field(default_factory=FrameStageConfig)
+    agg: AggregatorStageConfig = field(default_factory=AggregatorStageConfig)
+    seed: int = 0
+    metric: str = "euclidean"
+    rerank: bool = False
+    feature_batch: int = 512  # frames per batch in feature extraction
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "BenchConfig":
+        return _build(cls, d, "config")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "BenchConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _build(cls, d: dict[str, Any], where: str):
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(d) - set(known)
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
+    kwargs = {}
+    defaults = cls()
+    for k, v in d.items():
+        default = getattr(defaults, k)
+        if is_dataclass(default) and isinstance(v, dict):
+            kwargs[k] = _build(type(default), v, f"{where}.{k}")
+        else:
+            kwargs[k] = v
+    return cls(**kwargs)

@@ -1,0 +1,189 @@
+"""The frame-feature cache: every frame of a dataset embedded once per backbone checkpoint.
+
+Layout of a cache folder (``<cache_root>/<dataset key>-<checkpoint key>/``):
+
+* ``features.npy`` — float32 ``(frames, d)``, rows in ``frames.parquet`` order,
+  memory-mappable (``np.load(..., mmap_mode="r")``);
+* ``index.parquet`` — ``tracklet_id``, ``frame_index`` of each row (the index);
+* ``manifest.json`` — the checkpoint's and the dataset's SHA-256, shapes, tool
+  version; written last, so its presence means the cache is complete.
+
+Extraction is resumable (``progress.json`` counts finished rows) and all
+aggregators read the same features, so the comparison is fair and cheap.  A
+cache is reused only when both hashes and the shape match; anything else is
+:class:`StaleCacheError`, never silently reused.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gltr import load_checkpoint
+from protocols import Dataset
+from protocols.schema import FRAMES_FILE, TRACKLETS_FILE
+
+from .frames import make_loader, normalize
+from .runtime import autocast, code_version
+from .stage_frame import file_sha256
+
+MANIFEST = "manifest.json"
+
+
+class StaleCacheError(RuntimeError):
+    """A cache folder does not belong to the dataset or checkpoint asked for."""
+
+
+def dataset_fingerprint(ds: Dataset) -> str:
+    """SHA-256 over the two tables and the image root: what the features depend on."""
+    h = hashlib.sha256()
+    for name in (TRACKLETS_FILE, FRAMES_FILE):
+        h.update(file_sha256(ds.root / name).encode())
+    h.update(str(ds.image_root.resolve()).encode())
+    return h.hexdigest()
+
+
+@dataclass
+class FeatureCache:
+    folder: Path
+    features: np.ndarray  # (frames, d) memmap
+    manifest: dict
+
+    @property
+    def dim(self) -> int:
+        return int(self.features.shape[1])
+
+
+def open_cache(folder: str | os.PathLike, *, dataset_sha: str, checkpoint_sha: str, num_frames: int) -> FeatureCache:
+    """Open a complete cache, refusing one made from another dataset or checkpoint."""
+    folder = Path(folder)
+    mpath = folder / MANIFEST
+    if not mpath.exists():
+        raise StaleCacheError(f"{folder}: no {MANIFEST}; the cache is incomplete (extraction did not finish)")
+    m = json.loads(mpath.read_text())
+    problems = []
+    if m.get("checkpoint_sha256") != checkpoint_sha:
+        problems.append(f"built from checkpoint {str(m.get('checkpoint_sha256'))[:12]}, asked for {checkpoint_sha[:12]}")
+    if m.get("dataset_sha256") != dataset_sha:
+        problems.append(f"built from dataset {str(m.get('dataset_sha256'))[:12]}, asked for {dataset_sha[:12]} (the dataset changed)")
+    feats = np.load(folder / "features.npy", mmap_mode="r")
+    if feats.shape[0] != num_frames or list(feats.shape) != m.get("shape"):
+        problems.append(f"holds {feats.shape} features for a dataset of {num_frames} frames (manifest says {m.get('shape')})")
+    if problems:
+        raise StaleCacheError(f"{folder}: stale or mismatched feature cache: " + "; ".join(problems) + ". Delete it or extract again.")
+    return FeatureCache(folder, feats, m)
+
+
+def cache_folder(cache_root: str | os.PathLike, dataset_sha: str, checkpoint_sha: str) -> Path:
+    return Path(cache_root) / f"{dataset_sha[:16]}-{checkpoint_sha[:16]}"
+
+
+def extract_features(
+    ds: Dataset,
+    checkpoint: str | os.PathLike,
+    cache_root: str | os.PathLike,
+    *,
+    device: torch.device,
+    batch_size: int = 512,
+    workers: int = 4,
+    gpu_decode: bool = True,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+) -> FeatureCache:
+    """Embed every frame of ``ds`` with the backbone in ``checkpoint``, or reuse the cache.
+
+    Batches run across tracklets (not one tracklet at a time), under bf16
+    autocast and channels-last on CUDA; an interrupted extraction resumes.
+    """
+    from tqdm import tqdm
+
+    if ds.frames is None:
+        raise ValueError(f"{ds.root}: frames not loaded")
+    ckpt_sha = file_sha256(checkpoint)
+    ds_sha = dataset_fingerprint(ds)
+    n = len(ds.frames)
+    folder = cache_folder(cache_root, ds_sha, ckpt_sha)
+    if (folder / MANIFEST).exists():
+        return open_cache(folder, dataset_sha=ds_sha, checkpoint_sha=ckpt_sha, num_frames=n)
+    folder.mkdir(parents=True, exist_ok=True)
+    model, extra = load_checkpoint(checkpoint, return_extra=True)
+    model = model.to(device).to(memory_format=torch.channels_last).eval()
+    h, w = input_size(extra)
+    fpath = folder / "features.npy"
+    prog_path = folder / "progress.json"
+    done = 0
+    if fpath.exists() and prog_path.exists():
+        feats = np.load(fpath, mmap_mode="r+")
+        p = json.loads(prog_path.read_text())
+        if feats.shape == (n, model.embed_dim) and p.get("checkpoint_sha256") == ckpt_sha:
+            done = int(p["rows_done"])
+            log(f"feature cache: resuming {folder.name} at frame {done}/{n}")
+        else:
+            feats = None
+    else:
+        feats = None
+    if feats is None:
+        feats = np.lib.format.open_memmap(fpath, mode="w+", dtype=np.float32, shape=(n, model.embed_dim))
+        done = 0
+    base = ds.image_root
+    paths = [str(base / p) for p in ds.frames["path"].tolist()]
+    t0 = time.perf_counter()
+    order = np.arange(done, n)
+    loader = make_loader(paths, None, height=h, width=w, batch_size=batch_size, order=order, workers=workers, device=device, gpu_decode=gpu_decode)
+    row = done
+    pending = []
+    with torch.inference_mode():
+        for x, _ in tqdm(loader, total=(len(order) + batch_size - 1) // batch_size, desc="frame features", disable=not progress, leave=False, unit="batch"):
+            with autocast(device):
+                e = model(normalize(x))
+            pending.append(e.float())
+            # copy back in groups: one device->host transfer per ~8 batches, not per batch
+            if len(pending) == 8:
+                row = _flush(pending, feats, row, prog_path, ckpt_sha)
+        row = _flush(pending, feats, row, prog_path, ckpt_sha)
+    feats.flush()
+    pd.DataFrame({"tracklet_id": ds.frames["tracklet_id"].to_numpy(), "frame_index": ds.frames["frame_index"].to_numpy()}).to_parquet(folder / "index.parquet", index=False)
+    manifest = {
+        "checkpoint": str(Path(checkpoint).resolve()),
+        "checkpoint_sha256": ckpt_sha,
+        "dataset": str(ds.root.resolve()),
+        "dataset_sha256": ds_sha,
+        "shape": [n, model.embed_dim],
+        "dtype": "float32",
+        "input_size": [h, w],
+        "tool_version": code_version(),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    tmp = folder / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2))
+    os.replace(tmp, folder / MANIFEST)
+    if prog_path.exists():
+        prog_path.unlink()
+    log(f"feature cache: {n} frames in {manifest['seconds']} s -> {folder}")
+    return FeatureCache(folder, np.load(fpath, mmap_mode="r"), manifest)
+
+
+def _flush(pending: list[torch.Tensor], feats: np.ndarray, row: int, prog_path: Path, ckpt_sha: str) -> int:
+    if not pending:
+        return row
+    block = torch.cat(pending).cpu().numpy()
+    pending.clear()
+    feats[row : row + len(block)] = block
+    row += len(block)
+    feats.flush()
+    prog_path.write_text(json.dumps({"rows_done": row, "checkpoint_sha256": ckpt_sha}))
+    return row
+
+
+def input_size(extra: dict) -> tuple[int, int]:
+    """The (height, width) a backbone was trained at (stage (a) stores it; 256x128 otherwise)."""
+    cfg = extra.get("config", {})
+    return int(cfg.get("height", 256)), int(cfg.get("width", 128))

@@ -1,0 +1,176 @@
+"""Render the leaderboard: Markdown and a static HTML page in the shape of the paper's
+Tables 2 (ablation) and 4 (comparison), CMC curves, and top-5 retrieval strips (Fig. 7)."""
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .results import read_leaderboard
+
+ABLATION = ("avgpool", "pyramid_conv", "tpp", "dtp", "tsa", "gltr")
+METRICS = ("rank1", "rank5", "rank10", "rank20", "mAP")
+
+
+def summarise(df: pd.DataFrame) -> pd.DataFrame:
+    """Latest row per cell, then mean and std over trials per (dataset, method, backbone, rerank)."""
+    if df.empty:
+        return df
+    df = df.sort_values("created").drop_duplicates(["dataset", "method", "backbone", "rerank", "trial"], keep="last")
+    g = df.groupby(["dataset", "method", "backbone", "rerank"], sort=True)
+    out = g[list(METRICS)].mean()
+    for m in METRICS:
+        out[f"{m}_std"] = g[m].std(ddof=0).fillna(0.0)
+    out["trials"] = g.size()
+    out["cmc"] = g["cmc"].apply(lambda s: np.mean(np.stack([np.asarray(x, float) for x in s]), axis=0).tolist())
+    out["wall_time_s"] = g["wall_time_s"].sum()
+    return out.reset_index()
+
+
+def _fmt(row: pd.Series, m: str) -> str:
+    s = f"{100 * row[m]:.1f}"
+    if row["trials"] > 1:
+        s += f" ± {100 * row[m + '_std']:.1f}"
+    return s
+
+
+def _table(summary: pd.DataFrame, methods: list[str], metrics: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
+    datasets = sorted(summary["dataset"].unique())
+    header = ["method"] + [f"{d} {m.replace('rank', 'R')}" for d in datasets for m in metrics]
+    body = []
+    for method in methods:
+        for (backbone, rerank), sub in summary[summary.method == method].groupby(["backbone", "rerank"]):
+            label = method + (" + re-rank" if rerank else "") + (f" ({backbone})" if summary.backbone.nunique() > 1 else "")
+            cells = []
+            for d in datasets:
+                r = sub[sub.dataset == d]
+                cells += [_fmt(r.iloc[0], m) if len(r) else "–" for m in metrics]
+            body.append([label] + cells)
+    return header, body
+
+
+def _markdown(header: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(lines)
+
+
+def _html_table(header: list[str], body: list[list[str]]) -> str:
+    h = "".join(f"<th>{html.escape(c)}</th>" for c in header)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
+    return f"<table><thead><tr>{h}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def plot_cmc(summary: pd.DataFrame, dataset: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=110)
+    for _, r in summary[summary.dataset == dataset].iterrows():
+        cmc = np.asarray(r["cmc"]) * 100
+        label = r["method"] + (" + re-rank" if r["rerank"] else "")
+        ax.plot(np.arange(1, len(cmc) + 1), cmc, marker="o", markersize=2.5, label=f"{label} (mAP {100 * r['mAP']:.1f})")
+    ax.set_xticks([1, 5, 10, 15, 20])
+    ax.set_xlabel("rank")
+    ax.set_ylabel("matching rate (%)")
+    ax.set_title(f"CMC on {dataset}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def retrieval_strips(topk_file: Path, dataset_path: Path, out: Path, *, max_queries: int = 8, k: int = 5, size=(128, 64)) -> bool:
+    """Query (middle frame) then its top-k gallery tracklets, green border = same identity."""
+    from protocols import read_dataset
+
+    if not topk_file.exists() or not dataset_path.exists():
+        return False
+    z = np.load(topk_file)
+    ds = read_dataset(dataset_path)
+    fr = ds.frames
+    mid = fr.groupby("tracklet_id")["path"].agg(lambda s: s.iloc[len(s) // 2])
+    h, w = size
+    pad = 4
+
+    def tile(tid: int, colour) -> np.ndarray:
+        img = cv2.imread(str(ds.image_root / mid[int(tid)]))
+        img = np.zeros((h, w, 3), np.uint8) if img is None else cv2.resize(img, (w, h))
+        return cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=colour)
+
+    rows = []
+    for i in range(min(max_queries, len(z["query"]))):
+        tiles = [tile(z["query"][i], (200, 200, 200)), np.full((h + 2 * pad, 12, 3), 255, np.uint8)]
+        for j in range(min(k, z["gallery"].shape[1])):
+            same = z["gallery_pid"][i, j] == z["query_pid"][i]
+            tiles.append(tile(z["gallery"][i, j], (40, 170, 40) if same else (40, 40, 210)))
+        rows.append(np.hstack(tiles))
+    if not rows:
+        return False
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    cv2.imwrite(str(out), np.vstack(rows))
+    return True
+
+
+def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_dir: str | os.PathLike | None = None, strips_method: str | None = None) -> dict[str, Any]:
+    """Write ``leaderboard.md``, ``index.html``, ``cmc_<dataset>.png`` and retrieval strips."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    df = read_leaderboard(leaderboard)
+    if df.empty:
+        raise ValueError(f"{leaderboard}: no rows yet; run `lsvid bench` first")
+    summary = summarise(df)
+    methods = sorted(summary.method.unique(), key=lambda m: (ABLATION.index(m) if m in ABLATION else len(ABLATION), m))
+    t2 = _table(summary, [m for m in methods if m in ABLATION], ("rank1", "mAP"))
+    t4 = _table(summary, methods, ("rank1", "rank5", "rank20", "mAP"))
+    images, strips = [], []
+    for d in sorted(summary.dataset.unique()):
+        p = out / f"cmc_{d}.png"
+        plot_cmc(summary, d, p)
+        images.append(p.name)
+        if run_dir is not None:
+            method = strips_method or ("gltr" if "gltr" in methods else methods[-1])
+            rows = df[(df.dataset == d) & (df.method == method)]
+            if len(rows):
+                s = out / f"strips_{d}_{method}.png"
+                if retrieval_strips(Path(run_dir) / d / "trial0" / method / "topk.npz", Path(rows.iloc[-1].dataset_path), s):
+                    strips.append((d, method, s.name))
+    md = [
+        "# Leaderboard",
+        "",
+        "Mean over trials (± std where a dataset has several). Scores in %.",
+        "",
+        "## Ablation (the shape of the paper's Table 2)",
+        "",
+        _markdown(*t2),
+        "",
+        "## All methods (the shape of the paper's Table 4)",
+        "",
+        _markdown(*t4),
+        "",
+    ]
+    md += [f"![CMC]({name})" for name in images]
+    md += [f"\n![top-5 retrieval, {d}, {m}]({name})" for d, m, name in strips]
+    (out / "leaderboard.md").write_text("\n".join(md) + "\n")
+    css = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
+    page = [f"<!doctype html><html><head><meta charset='utf-8'><title>lsvid leaderboard</title><style>{css}</style></head><body>",
+            "<h1>Leaderboard</h1><p>Mean over trials (± std where a dataset has several). Scores in %.</p>",
+            "<h2>Ablation (the shape of the paper's Table 2)</h2>", _html_table(*t2),
+            "<h2>All methods (the shape of the paper's Table 4)</h2>", _html_table(*t4), "<h2>CMC curves</h2>"]
+    page += [f"<img src='{n}' alt='CMC'>" for n in images]
+    if strips:
+        page.append("<h2>Top-5 retrieval (query in grey; green: same identity, red: another)</h2>")
+        page += [f"<h3>{html.escape(d)} — {html.escape(m)}</h3><img src='{n}' alt='strips'>" for d, m, n in strips]
+    page.append(f"<p><small>{len(df)} rows; configs: {html.escape(json.dumps(sorted(df.config_hash.unique().tolist())))}</small></p></body></html>")
+    (out / "index.html").write_text("\n".join(page))
+    return {"markdown": out / "leaderboard.md", "html": out / "index.html", "cmc": images, "strips": [s[2] for s in strips]}

@@ -1,0 +1,71 @@
+"""The leaderboard file: one row per (dataset, method, trial) cell, appended atomically.
+
+Rows carry everything needed to reproduce and compare them: the scores
+(mAP, rank-1/5/10/20 and the CMC curve), the method and backbone, the whole
+config as JSON with its hash, the seed, the code version, the device and the
+wall time.  Appends hold a file lock and replace the file by rename, so
+concurrent runs and kills never corrupt it.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+COLUMNS = [
+    "dataset", "method", "backbone", "trial", "mAP", "rank1", "rank5", "rank10", "rank20", "cmc",
+    "num_valid_queries", "num_queries", "rerank", "metric", "options", "config", "config_hash", "seed",
+    "code_version", "device", "wall_time_s", "dataset_path", "dataset_sha256", "checkpoint_sha256", "created",
+]
+
+
+def config_hash(config_json: str, method: str, options: dict[str, Any]) -> str:
+    return hashlib.sha256(f"{config_json}|{method}|{json.dumps(options, sort_keys=True)}".encode()).hexdigest()[:16]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def read_leaderboard(path: str | os.PathLike) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.read_parquet(path)
+
+
+def append_row(path: str | os.PathLike, row: dict[str, Any]) -> None:
+    """Add one row; the file is rewritten under a lock and renamed into place."""
+    path = Path(path)
+    missing = set(COLUMNS) - set(row)
+    if missing:
+        raise ValueError(f"leaderboard row lacks {sorted(missing)}")
+    with _locked(path):
+        old = read_leaderboard(path)
+        new = pd.DataFrame([{k: row[k] for k in COLUMNS}])
+        df = new if old.empty else pd.concat([old, new], ignore_index=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+
+
+def has_cell(path: str | os.PathLike, *, dataset_sha256: str, method: str, trial: int, config_hash: str, rerank: bool) -> bool:
+    df = read_leaderboard(path)
+    if df.empty:
+        return False
+    m = (df.dataset_sha256 == dataset_sha256) & (df.method == method) & (df.trial == trial) & (df.config_hash == config_hash) & (df.rerank == rerank)
+    return bool(m.any())

@@ -1,0 +1,152 @@
+"""The runner: fill one leaderboard cell per (dataset, method, trial).
+
+For each trial (10 for PRID-2011 and iLIDS-VID, 1 otherwise):
+stage (a) trains the frame CNN on that trial's train identities (or takes
+given weights), the feature cache embeds every frame once, then each method
+is trained on the cached features (stage (b)) and scored under the dataset's
+protocol.  Everything lands under ``run_dir`` and is resumable: a finished
+cell is skipped, a partial stage continues from its last checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from protocols import read_dataset
+from protocols.evaluation import evaluate_dataset
+
+from .config import BenchConfig
+from .feature_cache import dataset_fingerprint, extract_features
+from .registry import get_aggregator, import_plugin
+from .results import append_row, config_hash, has_cell
+from .runtime import code_version, device_name, resolve_device, seed_everything
+from .stage_aggregator import SequenceIndex, embed_sequences, train_aggregator
+from .stage_frame import file_sha256, init_distributed, train_frame_model
+
+TOPK = 10
+
+
+@dataclass
+class BenchRequest:
+    dataset: Path
+    methods: Sequence[str]
+    run_dir: Path
+    config: BenchConfig = field(default_factory=BenchConfig)
+    device: str = "auto"
+    backbone_weights: Path | None = None
+    finetune: bool = True  # with backbone_weights: train stage (a) from them (True) or use them as they are
+    trials: Sequence[int] | None = None
+    plugins: Sequence[str] = ()
+    method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    leaderboard: Path | None = None
+    progress: bool = True
+
+
+def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Run every requested cell; returns the rows written (skipped cells excluded)."""
+    for p in req.plugins:
+        import_plugin(p)
+    for m in req.methods:
+        get_aggregator(m)  # fail before any training if a name is unknown
+    cfg = req.config
+    device = resolve_device(req.device)
+    rank, world = init_distributed(device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
+    ds = read_dataset(req.dataset)
+    ds_sha = dataset_fingerprint(ds)
+    board = req.leaderboard or (req.run_dir / "leaderboard.parquet")
+    trials = list(range(ds.num_trials)) if req.trials is None else list(req.trials)
+    rows = []
+    cfg_json = cfg.to_json()
+    for trial in trials:
+        dt = ds.for_trial(trial)
+        tdir = req.run_dir / ds.name / f"trial{trial}"
+        todo = [
+            m for m in req.methods
+            if not has_cell(board, dataset_sha256=ds_sha, method=m, trial=trial, config_hash=config_hash(cfg_json, m, req.method_options.get(m, {})), rerank=cfg.rerank)
+        ]
+        if not todo:
+            log(f"{ds.name} trial {trial}: all {len(req.methods)} cells already on the leaderboard")
+            continue
+        seed_everything(cfg.seed + trial)
+        if req.backbone_weights is not None and not req.finetune:
+            ckpt = Path(req.backbone_weights)
+        else:
+            ckpt = train_frame_model(
+                dt, cfg.frame, out_dir=tdir / "frame", device=device, seed=cfg.seed + trial,
+                init_weights=req.backbone_weights, log=log, progress=req.progress,
+            )
+        if rank != 0:
+            continue  # under torchrun only stage (a) is distributed; rank 0 does the rest
+        cache = extract_features(
+            dt, ckpt, req.run_dir / "cache", device=device, batch_size=cfg.feature_batch,
+            workers=cfg.frame.workers, gpu_decode=cfg.frame.gpu_decode, log=log, progress=req.progress,
+        )
+        ckpt_sha = cache.manifest["checkpoint_sha256"]
+        feats = torch.from_numpy(np.array(cache.features)).to(device)
+        index = SequenceIndex.of(dt)
+        for method in todo:
+            opts = req.method_options.get(method, {})
+            t0 = time.perf_counter()
+            seed_everything(cfg.seed + trial)
+            agg = train_aggregator(method, opts, dt, feats, index, cfg.agg, device=device, out_dir=tdir / method, seed=cfg.seed + trial, log=log, progress=req.progress)
+            video = embed_sequences(agg, feats, index, np.arange(len(dt.tracklets)), device=device, max_frames=cfg.agg.eval_batch_frames)
+            res = evaluate_dataset(ds, video, metric=cfg.metric, rerank=cfg.rerank, trials=[trial])[0].result
+            wall = time.perf_counter() - t0
+            _save_topk(tdir / method, dt, video, cfg.metric)
+            row = {
+                "dataset": ds.name,
+                "method": method,
+                "backbone": cfg.frame.backbone,
+                "trial": int(trial),
+                **{k: float(v) for k, v in res.to_dict().items() if k.startswith(("mAP", "rank"))},
+                "cmc": [float(x) for x in res.cmc],
+                "num_valid_queries": int(res.num_valid_queries),
+                "num_queries": int(res.num_queries),
+                "rerank": bool(cfg.rerank),
+                "metric": cfg.metric,
+                "options": json.dumps(opts, sort_keys=True),
+                "config": cfg_json,
+                "config_hash": config_hash(cfg_json, method, opts),
+                "seed": int(cfg.seed),
+                "code_version": code_version(),
+                "device": device_name(device),
+                "wall_time_s": round(wall, 3),
+                "dataset_path": str(Path(req.dataset).resolve()),
+                "dataset_sha256": ds_sha,
+                "checkpoint_sha256": ckpt_sha,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            }
+            append_row(board, row)
+            rows.append(row)
+            log(f"{ds.name} trial {trial} {method}: mAP {row['mAP']:.1%}  R1 {row['rank1']:.1%}  ({wall:.1f} s)")
+    return rows
+
+
+def _save_topk(folder: Path, ds, video: np.ndarray, metric: str) -> None:
+    """The top-ranked gallery tracklets of every query, for the retrieval strips (paper Fig. 7)."""
+    from protocols.metrics import pairwise_distance
+
+    tr = ds.tracklets
+    split = tr["split"].to_numpy()
+    q, g = np.flatnonzero(split == "query"), np.flatnonzero(split == "gallery")
+    if len(q) == 0 or len(g) == 0:
+        return
+    d = pairwise_distance(video[q], video[g], metric)
+    qp, gp = tr["person_id"].to_numpy()[q], tr["person_id"].to_numpy()[g]
+    qc, gc = tr["camera_id"].to_numpy()[q], tr["camera_id"].to_numpy()[g]
+    # the same exclusions as the protocol: a query's same-camera twins are not shown
+    d = np.where((gp[None] == qp[:, None]) & (gc[None] == qc[:, None]), np.inf, d)
+    k = min(TOPK, len(g))
+    top = np.argsort(d, axis=1, kind="stable")[:, :k]
+    tid = tr["tracklet_id"].to_numpy()
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "topk.npz", query=tid[q], gallery=tid[g][top], query_pid=qp, gallery_pid=gp[top])

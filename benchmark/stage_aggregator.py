@@ -1,0 +1,187 @@
+"""Stage (b): an aggregator trained on cached frame features, then video features for evaluation.
+
+Training follows the paper (Section 4.2): each epoch draws one window of 16
+adjacent frames from every train sequence, batches of 10 sequences, softmax
+over the train identities through a linear classifier the harness adds, SGD
+with lr 0.01 divided by 10 after 120 epochs, 400 epochs.  Evaluation embeds
+*all* frames of each sequence: sequences are sorted by length and packed into
+padded batches with a mask, so no frame is dropped and little is padded.
+
+The whole feature array lives on the training device as one tensor and every
+window is a gather, so the loop never waits on the host.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from protocols import Dataset
+
+from .config import AggregatorStageConfig
+from .registry import create_aggregator
+from .runtime import atomic_torch_save, autocast
+
+FINAL_FILE = "aggregator.pt"
+STATE_FILE = "train_state.pt"
+
+
+@dataclass(frozen=True)
+class SequenceIndex:
+    """Where each tracklet's frames sit in the feature array, in tracklets-table order."""
+
+    start: np.ndarray
+    length: np.ndarray
+
+    @classmethod
+    def of(cls, ds: Dataset) -> "SequenceIndex":
+        tid = ds.frames["tracklet_id"].to_numpy()
+        starts = np.r_[0, np.flatnonzero(np.diff(tid)) + 1]
+        lengths = np.diff(np.r_[starts, len(tid)])
+        pos = {int(t): i for i, t in enumerate(tid[starts].tolist())}
+        rows = np.array([pos[int(t)] for t in ds.tracklets["tracklet_id"].tolist()])
+        return cls(starts[rows].astype(np.int64), lengths[rows].astype(np.int64))
+
+
+def windows(start: torch.Tensor, length: torch.Tensor, seq_len: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random window of ``seq_len`` adjacent frames per sequence: (rows, mask), both (B, seq_len).
+
+    Sequences shorter than ``seq_len`` give all their frames and padding.
+    """
+    room = (length - seq_len + 1).clamp_min(1)
+    off = (torch.rand(start.shape, device=start.device, generator=generator) * room).long()
+    t = torch.arange(seq_len, device=start.device)
+    mask = t[None, :] < length[:, None]
+    rows = start[:, None] + off[:, None] + t[None, :]
+    return torch.where(mask, rows, start[:, None]), mask
+
+
+def train_aggregator(
+    method: str,
+    options: dict[str, Any],
+    ds: Dataset,
+    feats: torch.Tensor,
+    index: SequenceIndex,
+    cfg: AggregatorStageConfig,
+    *,
+    device: torch.device,
+    out_dir: str | os.PathLike,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+) -> torch.nn.Module:
+    """Train ``method`` on the train split of ``ds`` (resuming if interrupted); returns it in eval mode."""
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    agg = create_aggregator(method, feats.shape[1], **options).to(device)
+    final = out / FINAL_FILE
+    if final.exists():
+        agg.load_state_dict(torch.load(final, map_location=device, weights_only=True))
+        return agg.eval()
+    if not any(p.requires_grad for p in agg.parameters()):
+        # nothing in the aggregator to learn: the classifier alone would not change its features
+        torch.save(agg.state_dict(), final)
+        return agg.eval()
+    tr = ds.tracklets
+    train = (tr["split"] == "train").to_numpy() & ~tr["person_id"].isin(list(ds.protocol.junk_pids)).to_numpy()
+    rows = np.flatnonzero(train)
+    if len(rows) == 0:
+        raise ValueError(f"{ds.root}: no train sequences (trial {ds.trial})")
+    ids, labels = np.unique(tr["person_id"].to_numpy()[rows], return_inverse=True)
+    head = torch.nn.Linear(agg.out_dim, len(ids)).to(device)
+    params = list(agg.parameters()) + list(head.parameters())
+    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
+    start_d = torch.as_tensor(index.start[rows], device=device)
+    length_d = torch.as_tensor(index.length[rows], device=device)
+    labels_d = torch.as_tensor(labels, device=device)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    first = 0
+    state_path = out / STATE_FILE
+    if state_path.exists():
+        st = torch.load(state_path, map_location=device, weights_only=False)
+        agg.load_state_dict(st["agg"])
+        head.load_state_dict(st["head"])
+        opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["scheduler"])
+        gen.set_state(st["generator"].cpu())
+        first = int(st["epoch"]) + 1
+        log(f"stage (b) {method}: resuming after epoch {first}/{cfg.epochs}")
+    n = len(rows)
+    bar = tqdm(range(first, cfg.epochs), desc=f"{method}", disable=not progress, leave=False, unit="epoch", initial=first, total=cfg.epochs)
+    loss_sum = torch.zeros((), device=device)
+    t0 = time.perf_counter()
+    for epoch in bar:
+        agg.train()
+        head.train()
+        perm = torch.randperm(n, device=device, generator=gen)
+        for b in range(0, n, cfg.batch_size):
+            sel = perm[b : b + cfg.batch_size]
+            if len(sel) < 2:  # a lone sequence would break BatchNorm statistics
+                continue
+            idx, mask = windows(start_d[sel], length_d[sel], cfg.seq_len, gen)
+            x = feats[idx]
+            with autocast(device):
+                logits = head(agg(x, mask))
+            loss = F.cross_entropy(logits.float(), labels_d[sel])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach()
+        sched.step()
+        if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
+            atomic_torch_save(
+                {"agg": agg.state_dict(), "head": head.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch, "generator": gen.get_state()},
+                state_path,
+            )
+            steps = max(1, (n // cfg.batch_size) * cfg.checkpoint_every)
+            bar.set_postfix(loss=f"{loss_sum.item() / steps:.3f}")
+            loss_sum.zero_()
+    log(f"stage (b) {method}: {cfg.epochs - first} epochs in {time.perf_counter() - t0:.1f} s")
+    atomic_torch_save(agg.state_dict(), final)
+    if state_path.exists():
+        state_path.unlink()
+    return agg.eval()
+
+
+@torch.inference_mode()
+def embed_sequences(
+    agg: torch.nn.Module,
+    feats: torch.Tensor,
+    index: SequenceIndex,
+    rows: np.ndarray,
+    *,
+    device: torch.device,
+    max_frames: int = 65536,
+) -> np.ndarray:
+    """Video features of the tracklets at ``rows`` from all their frames: ``(len(rows), out_dim)``."""
+    agg.eval()
+    rows = np.asarray(rows)
+    lengths = index.length[rows]
+    order = np.argsort(-lengths, kind="stable")
+    out = torch.empty((len(rows), agg.out_dim), device=device)
+    i = 0
+    while i < len(order):
+        tmax = int(lengths[order[i]])
+        bsz = max(1, max_frames // max(tmax, 1))
+        sel = order[i : i + bsz]
+        start = torch.as_tensor(index.start[rows[sel]], device=device)
+        length = torch.as_tensor(lengths[sel], device=device)
+        t = torch.arange(tmax, device=device)
+        mask = t[None, :] < length[:, None]
+        idx = torch.where(mask, start[:, None] + t[None, :], start[:, None])
+        with autocast(device):
+            v = agg(feats[idx], mask)
+        out[torch.as_tensor(sel, device=device)] = v.float()
+        i += len(sel)
+    return out.cpu().numpy()

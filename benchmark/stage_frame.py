@@ -1,0 +1,194 @@
+"""Stage (a): the frame CNN, trained with softmax over the train identities (paper Section 4.2).
+
+Resumable: the full training state is saved after every epoch and a re-run
+continues from it.  Under ``torchrun --nproc-per-node K`` (``WORLD_SIZE`` > 1)
+the model is wrapped in DistributedDataParallel and every process trains on
+its own share of each epoch's frames; only rank 0 writes files.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from gltr import build_backbone, save_checkpoint
+from protocols import Dataset
+
+from .config import FrameStageConfig
+from .frames import make_loader, normalize, random_erasing, random_flip
+from .runtime import atomic_torch_save, autocast
+
+BACKBONE_FILE = "backbone.pt"
+STATE_FILE = "train_state.pt"
+
+
+def train_frames(ds: Dataset, junk_pids: tuple[int, ...] = ()) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Absolute paths, class labels, tracklet ids and identity list of the train split's frames."""
+    tr = ds.tracklets[ds.tracklets["split"] == "train"]
+    tr = tr[~tr["person_id"].isin(list(junk_pids))]
+    if tr.empty:
+        raise ValueError(f"{ds.root}: no train tracklets (trial {ds.trial}) to train a frame model on")
+    ids = np.unique(tr["person_id"].to_numpy())
+    label_of = {int(p): i for i, p in enumerate(ids)}
+    fr = ds.frames[ds.frames["tracklet_id"].isin(tr["tracklet_id"])]
+    pid_of = dict(zip(tr["tracklet_id"].tolist(), tr["person_id"].tolist()))
+    tids = fr["tracklet_id"].to_numpy()
+    labels = np.array([label_of[pid_of[t]] for t in tids.tolist()], np.int64)
+    base = ds.image_root
+    paths = [str(base / p) for p in fr["path"].tolist()]
+    return paths, labels, tids, ids
+
+
+def epoch_order(tids: np.ndarray, cfg: FrameStageConfig, seed: int, epoch: int) -> np.ndarray:
+    """The frames visited in ``epoch``: all, or ``frames_per_tracklet`` random ones per tracklet; shuffled."""
+    rng = np.random.default_rng([seed, epoch])
+    idx = np.arange(len(tids))
+    if cfg.frames_per_tracklet:
+        keys = rng.random(len(tids))
+        order = np.lexsort((keys, tids))
+        starts = np.r_[0, np.flatnonzero(np.diff(tids[order])) + 1]
+        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        idx = order[rank < cfg.frames_per_tracklet]
+    return rng.permutation(idx)
+
+
+class _WithClassifier(torch.nn.Module):
+    """Backbone and its identity classifier as one forward, so DDP sees every parameter."""
+
+    def __init__(self, backbone: torch.nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone.classify(self.backbone(x))
+
+
+def _dist_info() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed(device: torch.device) -> tuple[int, int]:
+    """Join the process group torchrun set up (no-op for a single process)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend)
+        if device.type == "cuda":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    return _dist_info()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def train_frame_model(
+    ds: Dataset,
+    cfg: FrameStageConfig,
+    *,
+    out_dir: str | os.PathLike,
+    device: torch.device,
+    seed: int = 0,
+    init_weights: str | os.PathLike | None = None,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+) -> Path:
+    """Train (or resume, or reuse) the frame backbone; returns the checkpoint path.
+
+    A finished model in ``out_dir`` is reused as it is; a partial run resumes
+    from its last completed epoch.
+    """
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    final = out / BACKBONE_FILE
+    if final.exists():
+        return final
+    rank, world = _dist_info()
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    paths, labels, tids, ids = train_frames(ds, ds.protocol.junk_pids)
+    torch.manual_seed(seed)
+    model = build_backbone(cfg.backbone, embed_dim=cfg.embed_dim, num_classes=len(ids), weights=init_weights or "random")
+    model = model.to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
+    start = 0
+    state_path = out / STATE_FILE
+    if state_path.exists():
+        st = torch.load(state_path, map_location=device, weights_only=False)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["scheduler"])
+        start = int(st["epoch"]) + 1
+        torch.set_rng_state(st["torch_rng"])
+        log(f"stage (a): resuming {out} after epoch {start}/{cfg.epochs}")
+    net: torch.nn.Module = _WithClassifier(model)
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    for epoch in range(start, cfg.epochs):
+        t0 = time.perf_counter()
+        net.train()
+        order = epoch_order(tids, cfg, seed, epoch)[rank::world]
+        loader = make_loader(
+            paths, labels, height=cfg.height, width=cfg.width, batch_size=cfg.batch_size, order=order,
+            workers=cfg.workers, device=device, gpu_decode=cfg.gpu_decode,
+        )
+        total = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        n_batches = (len(order) + cfg.batch_size - 1) // cfg.batch_size
+        bar = tqdm(loader, total=n_batches, desc=f"frame CNN epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank != 0, leave=False)
+        for x, y in bar:
+            x = normalize(random_flip(x) if cfg.flip else x)
+            x = random_erasing(x, cfg.random_erasing)
+            with autocast(device):
+                logits = net(x)
+            loss = F.cross_entropy(logits.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach()
+            correct += (logits.argmax(1) == y).sum()
+        sched.step()
+        if rank == 0:
+            atomic_torch_save(
+                {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch, "torch_rng": torch.get_rng_state()},
+                state_path,
+            )
+            log(
+                f"stage (a) epoch {epoch + 1}/{cfg.epochs}: loss {total.item() / max(n_batches, 1):.3f}, "
+                f"train acc {correct.item() / max(len(order), 1):.1%}, {len(order) / (time.perf_counter() - t0):.0f} frames/s"
+            )
+    if rank == 0:
+        save_checkpoint(
+            model.cpu(),
+            final,
+            extra={
+                "stage": "frame",
+                "config": asdict(cfg),
+                "identities": [int(i) for i in ids],
+                "dataset": str(ds.root),
+                "trial": ds.trial,
+                "seed": seed,
+            },
+        )
+        (out / "done.json").write_text(json.dumps({"checkpoint": str(final), "sha256": file_sha256(final)}))
+        if state_path.exists():
+            state_path.unlink()
+    if world > 1:
+        dist.barrier()
+    return final

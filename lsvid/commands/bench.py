@@ -1,0 +1,111 @@
+"""``lsvid bench`` and ``lsvid leaderboard``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("bench")
+@click.option("--dataset", "dataset", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, help="Dataset folder in the schema.")
+@click.option("--methods", default="gltr,avgpool", show_default=True, help="Comma-separated registered aggregators (see --list).")
+@click.option("--backbone", default=None, help="Frame CNN: resnet50 (paper), resnet18/34/101, inception_v3, alexnet.")
+@click.option("--backbone-weights", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Local weights to start stage (a) from (torchvision state dict or our checkpoint).")
+@click.option("--no-finetune", is_flag=True, help="Use --backbone-weights as they are; skip stage (a).")
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+@click.option("--rerank", is_flag=True, help="Score with k-reciprocal re-ranking.")
+@click.option("--seed", type=int, default=None, help="Seed of splits, sampling and training (default 0).")
+@click.option("--out", "run_dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True, help="Run folder: checkpoints, feature cache, leaderboard.parquet.")
+@click.option("--leaderboard", type=click.Path(path_type=Path), default=None, help="Leaderboard file (default OUT/leaderboard.parquet).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="JSON file of BenchConfig fields (frame, agg, seed, ...).")
+@click.option("--frame-epochs", type=int, default=None, help="Override stage (a) epochs (paper: 20).")
+@click.option("--agg-epochs", type=int, default=None, help="Override stage (b) epochs (paper: 400).")
+@click.option("--trial", "trials", type=int, multiple=True, help="Only these trials (PRID/iLIDS); default all.")
+@click.option("--plugin", "plugins", multiple=True, help="Import this module first; its @register_aggregator methods become available.")
+@click.option("--option", "options", multiple=True, help="METHOD.KEY=VALUE option for an aggregator factory (JSON value).")
+@click.option("--list", "list_only", is_flag=True, help="List registered aggregators and exit.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device, rerank, seed, run_dir, leaderboard, config_file, frame_epochs, agg_epochs, trials, plugins, options, list_only, quiet) -> None:
+    """Train and score METHODS on DATASET under its protocol; one leaderboard row per
+    (dataset, method, trial).  Re-running resumes: finished cells are skipped and
+    interrupted training continues from its last checkpoint."""
+    from benchmark.config import BenchConfig
+    from benchmark.registry import RegistryError, get_aggregator, import_plugin, list_aggregators
+    from benchmark.runner import BenchRequest, run_bench
+
+    try:
+        for p in plugins:
+            import_plugin(p)
+        if list_only:
+            for name in list_aggregators():
+                doc = get_aggregator(name).doc.splitlines()
+                click.echo(f"{name:<20} {doc[0] if doc else ''}")
+            return
+        cfg = BenchConfig.from_file(config_file) if config_file else BenchConfig()
+    except (RegistryError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    if backbone:
+        cfg.frame.backbone = backbone
+    if seed is not None:
+        cfg.seed = seed
+    if frame_epochs is not None:
+        cfg.frame.epochs = frame_epochs
+    if agg_epochs is not None:
+        cfg.agg.epochs = agg_epochs
+    cfg.rerank = rerank or cfg.rerank
+    if no_finetune and backbone_weights is None:
+        raise click.UsageError("--no-finetune needs --backbone-weights")
+    method_options: dict[str, dict] = {}
+    for o in options:
+        try:
+            key, value = o.split("=", 1)
+            m, k = key.split(".", 1)
+            method_options.setdefault(m, {})[k] = json.loads(value)
+        except ValueError as e:
+            raise click.UsageError(f"--option {o!r}: expected METHOD.KEY=JSON_VALUE") from e
+    req = BenchRequest(
+        dataset=dataset,
+        methods=[m.strip() for m in methods.split(",") if m.strip()],
+        run_dir=run_dir,
+        config=cfg,
+        device=device,
+        backbone_weights=backbone_weights,
+        finetune=not no_finetune,
+        trials=list(trials) or None,
+        plugins=plugins,
+        method_options=method_options,
+        leaderboard=leaderboard,
+        progress=not quiet,
+    )
+    from benchmark.feature_cache import StaleCacheError
+    from benchmark.frames import FrameReadError
+    from gltr import WeightsMismatchError
+    from protocols import SchemaError
+
+    try:
+        rows = run_bench(req, log=click.echo)
+    except (RegistryError, SchemaError, FrameReadError, StaleCacheError, WeightsMismatchError, FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{len(rows)} new leaderboard rows in {leaderboard or run_dir / 'leaderboard.parquet'}")
+
+
+@click.command("leaderboard")
+@click.option("--runs", "run_dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True, help="Run folder of `lsvid bench`.")
+@click.option("--leaderboard", type=click.Path(path_type=Path), default=None, help="Leaderboard file (default RUNS/leaderboard.parquet).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Report folder (default RUNS/report).")
+@click.option("--strips-method", default=None, help="Method whose top-5 retrieval strips to draw (default gltr).")
+def leaderboard_cmd(run_dir: Path, leaderboard: Path | None, out: Path | None, strips_method: str | None) -> None:
+    """Render the leaderboard as Markdown and a static HTML page (Tables 2 and 4 of the
+    paper), with CMC curves and top-5 retrieval strips as PNGs."""
+    from benchmark.report import render
+
+    board = leaderboard or run_dir / "leaderboard.parquet"
+    if not board.exists():
+        raise click.ClickException(f"{board}: no leaderboard yet; run `lsvid bench` first")
+    try:
+        paths = render(board, out or run_dir / "report", run_dir=run_dir, strips_method=strips_method)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(Path(paths["markdown"]).read_text())
+    click.echo(f"HTML report: {paths['html']}")

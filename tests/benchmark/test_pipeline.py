@@ -1,0 +1,162 @@
+"""lsvid bench end to end on a small generated dataset; the cache and resume guarantees."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+
+from benchmark.aggregators import BASELINES
+from benchmark.config import AggregatorStageConfig, BenchConfig, FrameStageConfig
+from benchmark.feature_cache import StaleCacheError, extract_features, open_cache
+from benchmark.frames import FrameReadError
+from benchmark.stage_aggregator import SequenceIndex, train_aggregator
+from benchmark.stage_frame import train_frame_model
+from lsvid.cli import main
+from lsvid.toy_native import write_native
+from protocols import read_dataset
+from protocols.datasets import convert
+
+SMALL = {
+    "frame": {"backbone": "resnet18", "epochs": 1, "height": 64, "width": 32, "batch_size": 32, "workers": 0},
+    "agg": {"epochs": 2, "checkpoint_every": 1},
+    "feature_batch": 64,
+}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    base = tmp_path_factory.mktemp("bench")
+    write_native("mars", base / "native", seed=0, train_ids=6, test_ids=8)
+    return convert("mars", base / "native", base / "ds")
+
+
+def small_config(**agg):
+    cfg = BenchConfig.from_dict(json.loads(json.dumps(SMALL)))
+    for k, v in agg.items():
+        setattr(cfg.agg, k, v)
+    return cfg
+
+
+def test_bench_every_method_then_leaderboard(dataset, tmp_path):
+    (tmp_path / "cfg.json").write_text(json.dumps(SMALL))
+    args = ["bench", "--dataset", str(dataset), "--methods", ",".join(BASELINES), "--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "runs"), "--quiet", "--seed", "3"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    board = pd.read_parquet(tmp_path / "runs" / "leaderboard.parquet")
+    assert sorted(board.method) == sorted(BASELINES)
+    for _, row in board.iterrows():
+        assert 0 <= row.mAP <= 1 and 0 <= row.rank1 <= row.rank5 <= row.rank20 <= 1
+        assert len(row.cmc) == 20 and row.seed == 3 and row.trial == 0
+        assert json.loads(row.config)["frame"]["backbone"] == "resnet18"
+        assert row.device.startswith("cpu") and row.code_version and row.wall_time_s > 0
+    # a second run has nothing left to do
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "already on the leaderboard" in r.output
+    assert len(pd.read_parquet(tmp_path / "runs" / "leaderboard.parquet")) == len(BASELINES)
+    r = CliRunner().invoke(main, ["leaderboard", "--runs", str(tmp_path / "runs")])
+    assert r.exit_code == 0, r.output
+    rep = tmp_path / "runs" / "report"
+    md = (rep / "leaderboard.md").read_text()
+    assert "Table 2" in md and "Table 4" in md and "| gltr |" in md
+    html = (rep / "index.html").read_text()
+    assert "<table>" in html and "cmc_mars.png" in html and "strips_mars_gltr.png" in html
+    import cv2
+
+    strip = cv2.imread(str(rep / "strips_mars_gltr.png"))
+    assert strip is not None and strip.shape[0] > 100 and strip.shape[1] > 300
+
+
+def test_cache_is_reused_and_mismatch_refused(dataset, tmp_path):
+    ds = read_dataset(dataset)
+    dev = torch.device("cpu")
+    cfg = small_config()
+    ckpt = train_frame_model(ds, cfg.frame, out_dir=tmp_path / "frame", device=dev, progress=False, log=lambda s: None)
+    c1 = extract_features(ds, ckpt, tmp_path / "cache", device=dev, batch_size=50, workers=0, progress=False, log=lambda s: None)
+    assert c1.features.shape == (len(ds.frames), 128) and np.isfinite(c1.features).all()
+    idx = pd.read_parquet(c1.folder / "index.parquet")
+    assert idx.tracklet_id.tolist() == ds.frames.tracklet_id.tolist()
+    mtime = (c1.folder / "features.npy").stat().st_mtime_ns
+    c2 = extract_features(ds, ckpt, tmp_path / "cache", device=dev, batch_size=50, workers=0, progress=False, log=lambda s: None)
+    assert c2.folder == c1.folder and (c1.folder / "features.npy").stat().st_mtime_ns == mtime
+    # another checkpoint is another cache, and opening the old one for it is refused
+    other = tmp_path / "other.pt"
+    shutil.copy(ckpt, other)
+    with open(other, "ab") as f:
+        f.write(b"\0")
+    from benchmark.stage_frame import file_sha256
+
+    with pytest.raises(StaleCacheError, match="built from checkpoint"):
+        open_cache(c1.folder, dataset_sha=c1.manifest["dataset_sha256"], checkpoint_sha=file_sha256(other), num_frames=len(ds.frames))
+    with pytest.raises(StaleCacheError, match="the dataset changed"):
+        open_cache(c1.folder, dataset_sha="0" * 64, checkpoint_sha=c1.manifest["checkpoint_sha256"], num_frames=len(ds.frames))
+    # a truncated feature file is caught too
+    m = json.loads((c1.folder / "manifest.json").read_text())
+    m["shape"] = [m["shape"][0] + 1, m["shape"][1]]
+    (c1.folder / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(StaleCacheError, match="manifest says"):
+        extract_features(ds, ckpt, tmp_path / "cache", device=dev, progress=False, log=lambda s: None)
+
+
+def test_missing_frame_is_named(dataset, tmp_path):
+    native = tmp_path / "native"
+    write_native("dukev", native, seed=2)
+    ds_path = convert("dukev", native, tmp_path / "ds")
+    victim = sorted(native.rglob("*.jpg"))[0]
+    victim.write_bytes(b"not an image")
+    (tmp_path / "cfg.json").write_text(json.dumps(SMALL))
+    r = CliRunner().invoke(main, ["bench", "--dataset", str(ds_path), "--methods", "avgpool", "--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "runs"), "--quiet"])
+    assert r.exit_code != 0 and victim.name in r.output and "not a readable image" in r.output
+
+
+RESUME_SCRIPT = """
+import sys, torch, numpy as np
+from protocols import read_dataset
+from benchmark.config import AggregatorStageConfig
+from benchmark.stage_aggregator import SequenceIndex, train_aggregator
+ds = read_dataset(sys.argv[1])
+feats = torch.from_numpy(np.load(sys.argv[2]))
+cfg = AggregatorStageConfig(epochs=int(sys.argv[4]), checkpoint_every=1, batch_size=4)
+train_aggregator("gltr", {}, ds, feats, SequenceIndex.of(ds), cfg, device=torch.device("cpu"), out_dir=sys.argv[3], seed=1, progress=False, log=print)
+"""
+
+
+def test_killed_training_resumes_to_the_same_model(dataset, tmp_path):
+    ds = read_dataset(dataset)
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(len(ds.frames), 16)).astype(np.float32)
+    np.save(tmp_path / "f.npy", feats)
+    epochs = 30
+    # uninterrupted reference
+    cfg = AggregatorStageConfig(epochs=epochs, checkpoint_every=1, batch_size=4)
+    ref = train_aggregator("gltr", {}, ds, torch.from_numpy(feats), SequenceIndex.of(ds), cfg, device=torch.device("cpu"), out_dir=tmp_path / "ref", seed=1, progress=False, log=lambda s: None)
+    # a run killed mid-way (SIGKILL: no chance to clean up), then re-run
+    (tmp_path / "resume.py").write_text(RESUME_SCRIPT)
+    cmd = [sys.executable, str(tmp_path / "resume.py"), str(dataset), str(tmp_path / "f.npy"), str(tmp_path / "run"), str(epochs)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    state = tmp_path / "run" / "train_state.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline and p.poll() is None:
+        try:
+            if torch.load(state, weights_only=False)["epoch"] >= 2:
+                break
+        except (FileNotFoundError, RuntimeError, EOFError):
+            pass
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert state.exists() and not (tmp_path / "run" / "aggregator.pt").exists(), "the kill should land mid-training"
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    assert "resuming after epoch" in out
+    resumed = torch.load(tmp_path / "run" / "aggregator.pt", weights_only=True)
+    for k, v in ref.state_dict().items():
+        torch.testing.assert_close(resumed[k], v, rtol=0, atol=0)
