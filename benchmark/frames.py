@@ -76,7 +76,11 @@ class EncodedFrames(Dataset):
 
 
 def _collate_encoded(batch):
-    return [b[0] for b in batch], torch.tensor([b[1] for b in batch], dtype=torch.int64)
+    """One byte tensor and its split lengths per batch: a tensor per image would cost a
+    shared-memory handle each on the way from the worker."""
+    data = torch.cat([b[0] for b in batch])
+    lengths = torch.tensor([len(b[0]) for b in batch], dtype=torch.int64)
+    return (data, lengths), torch.tensor([b[1] for b in batch], dtype=torch.int64)
 
 
 def decode_on_gpu(encoded: list[torch.Tensor], paths: Sequence[str] | None, device: torch.device, height: int, width: int) -> torch.Tensor:
@@ -131,13 +135,58 @@ def make_loader(
         collate_fn=_collate_encoded if use_gpu else None,
         persistent_workers=False,
         prefetch_factor=4 if workers > 0 else None,
+        worker_init_fn=_one_thread,
     )
-    for b, (x, y) in zip(batches, loader):
-        y = y.to(device, non_blocking=True)
-        if use_gpu:
-            yield decode_on_gpu(x, [paths[i] for i in b[:1]], device, height, width), y
-        else:
-            yield x.to(device, non_blocking=True).float(), y
+    if use_gpu:
+        yield from _decode_ahead(zip(batches, loader), paths, device, height, width)
+        return
+    for x, y in loader:
+        yield x.to(device, non_blocking=True).float(), y.to(device, non_blocking=True)
+
+
+def _one_thread(_: int) -> None:
+    # each worker decodes whole batches; OpenCV's own thread pool would only oversubscribe the cores
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def _decode_ahead(batches, paths, device: torch.device, height: int, width: int):
+    """Decode batch k+1 with nvJPEG on a side stream, in a thread, while batch k is computed.
+
+    The side stream is also a correctness measure: torchvision's CUDA decoder
+    writes its output on a private stream without waiting for the caller's
+    stream (pytorch/vision#9606), so a block just freed by queued kernels of the
+    compute stream could be overwritten.  Allocations made on the side stream
+    come from its own pool and the stream only ever runs decoding.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    side = torch.cuda.Stream(device)
+
+    def work(item):
+        b, ((data, lengths), y) = item
+        with torch.cuda.stream(side):
+            side.synchronize()
+            encoded = list(torch.split(data, lengths.tolist()))
+            x = decode_on_gpu(encoded, [paths[i] for i in b[:1]], device, height, width)
+            y = y.to(device, non_blocking=True)
+            done = torch.cuda.Event()
+            done.record(side)
+        return x, y, done
+
+    it = iter(batches)
+    with ThreadPoolExecutor(1) as ex:
+        first = next(it, None)
+        fut = ex.submit(work, first) if first is not None else None
+        while fut is not None:
+            nxt = next(it, None)
+            x, y, done = fut.result()
+            fut = ex.submit(work, nxt) if nxt is not None else None
+            main = torch.cuda.current_stream(device)
+            main.wait_event(done)
+            x.record_stream(main)
+            y.record_stream(main)
+            yield x, y
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:

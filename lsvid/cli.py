@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "validate": "lsvid.commands.datasets:validate_cmd",
     "evaluate": "lsvid.commands.evaluate:evaluate_cmd",
     "demo": "lsvid.commands.demo:demo_cmd",
+    "synth": "lsvid.synth.cli:synth_cmd",
     "bench": "lsvid.commands.bench:bench_cmd",
     "leaderboard": "lsvid.commands.bench:leaderboard_cmd",
 }
@@ -25,6 +26,7 @@ HELP: dict[str, str] = {
     "validate": "Check a dataset folder against the schema and print its counts.",
     "evaluate": "Score query/gallery features of a dataset with CMC and mAP.",
     "demo": "Run the main job end to end on embedded data (no downloads).",
+    "synth": "Generate synthetic multi-camera footage of walking people with ground truth.",
     "bench": "Train and score aggregators (GLTR, baselines, plugins) on a dataset; fill the leaderboard.",
     "leaderboard": "Render the leaderboard as Markdown/HTML with CMC curves and retrieval strips.",
 }
