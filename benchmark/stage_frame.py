@@ -143,7 +143,9 @@ def train_frame_model(
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
         net.train()
-        order = epoch_order(tids, cfg, seed, epoch)[rank::world]
+        order = epoch_order(tids, cfg, seed, epoch)
+        # every process must take the same number of steps, or DDP's all-reduce waits forever
+        order = order[: len(order) // world * world][rank::world]
         loader = make_loader(
             paths, labels, height=cfg.height, width=cfg.width, batch_size=cfg.batch_size, order=order,
             workers=cfg.workers, device=device, gpu_decode=cfg.gpu_decode,

@@ -160,3 +160,56 @@ def test_killed_training_resumes_to_the_same_model(dataset, tmp_path):
     resumed = torch.load(tmp_path / "run" / "aggregator.pt", weights_only=True)
     for k, v in ref.state_dict().items():
         torch.testing.assert_close(resumed[k], v, rtol=0, atol=0)
+
+
+def test_torchrun_ddp_stage_a_on_cpu(dataset, tmp_path):
+    """torchrun --nproc-per-node 2: stage (a) under DDP (gloo on CPU), the rest on rank 0."""
+    (tmp_path / "cfg.json").write_text(json.dumps(SMALL))
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "lsvid.cli", "bench",
+        "--dataset", str(dataset), "--methods", "avgpool,dtp", "--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "runs"), "--quiet", "--device", "cpu",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    board = pd.read_parquet(tmp_path / "runs" / "leaderboard.parquet")
+    assert sorted(board.method) == ["avgpool", "dtp"]  # written once, by rank 0
+    assert (tmp_path / "runs" / "mars" / "trial0" / "frame" / "backbone.pt").exists()
+    assert "2 new leaderboard rows" in r.stdout and "0 new leaderboard rows" in r.stdout
+
+
+FRAME_SCRIPT = """
+import sys, json, torch
+from protocols import read_dataset
+from benchmark.config import FrameStageConfig
+from benchmark.stage_frame import train_frame_model
+cfg = FrameStageConfig(**json.loads(sys.argv[3]))
+train_frame_model(read_dataset(sys.argv[1]), cfg, out_dir=sys.argv[2], device=torch.device("cpu"), seed=5, progress=False)
+"""
+
+
+def test_killed_frame_training_resumes_to_the_same_checkpoint(dataset, tmp_path):
+    from benchmark.stage_frame import file_sha256
+
+    fcfg = {**SMALL["frame"], "epochs": 4, "frames_per_tracklet": 3}
+    (tmp_path / "frame.py").write_text(FRAME_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same thread count in every run: same float reduction order
+    subprocess.run([sys.executable, str(tmp_path / "frame.py"), str(dataset), str(tmp_path / "ref"), json.dumps(fcfg)], check=True, env=env, capture_output=True)
+    ref = tmp_path / "ref" / "backbone.pt"
+    cmd = [sys.executable, str(tmp_path / "frame.py"), str(dataset), str(tmp_path / "run"), json.dumps(fcfg)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    state = tmp_path / "run" / "train_state.pt"
+    deadline = time.time() + 300
+    while time.time() < deadline and p.poll() is None:
+        try:
+            if torch.load(state, weights_only=False)["epoch"] >= 1:
+                break
+        except (FileNotFoundError, RuntimeError, EOFError):
+            pass
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert not (tmp_path / "run" / "backbone.pt").exists(), "the kill should land mid-training"
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
+    assert "resuming" in out
+    assert file_sha256(tmp_path / "run" / "backbone.pt") == file_sha256(ref)
