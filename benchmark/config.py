@@ -45,7 +45,7 @@ class AggregatorStageConfig:
     lr_gamma: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    triplet_margin: float = 0.0  # > 0 adds a batch-hard triplet loss to the softmax loss
+    grad_clip: float = 10.0  # max gradient norm; 0 disables
     eval_batch_frames: int = 65536  # frames per evaluation batch (all frames of each sequence)
     checkpoint_every: int = 10  # epochs between resumable checkpoints
 

@@ -49,6 +49,33 @@ class SequenceIndex:
         return cls(starts[rows].astype(np.int64), lengths[rows].astype(np.int64))
 
 
+class Standardized(torch.nn.Module):
+    """An aggregator behind a fixed per-dimension standardisation of its input frames.
+
+    The statistics come from the train split's frames and are stored with the
+    weights.  CNN embeddings can sit far from unit scale (a BatchNorm's
+    running statistics at evaluation), which makes learned aggregators
+    diverge; standardising is the same harmless affine map for every method.
+    """
+
+    def __init__(self, agg: torch.nn.Module, mean: torch.Tensor, std: torch.Tensor) -> None:
+        super().__init__()
+        self.agg = agg
+        self.out_dim = agg.out_dim
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("std", std.float())
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.agg((x - self.mean) / self.std, mask)
+
+
+def train_statistics(feats: torch.Tensor, index: "SequenceIndex", rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-dimension mean and std over every frame of the sequences at ``rows``."""
+    sel = np.concatenate([np.arange(s, s + n) for s, n in zip(index.start[rows], index.length[rows])]) if len(rows) else np.zeros(0, np.int64)
+    x = feats[torch.as_tensor(sel, device=feats.device)].double()
+    return x.mean(0).float(), x.std(0).clamp_min(1e-6).float()
+
+
 def windows(start: torch.Tensor, length: torch.Tensor, seq_len: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One random window of ``seq_len`` adjacent frames per sequence: (rows, mask), both (B, seq_len).
 
@@ -82,7 +109,12 @@ def train_aggregator(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    agg = create_aggregator(method, feats.shape[1], **options).to(device)
+    tr = ds.tracklets
+    train = (tr["split"] == "train").to_numpy() & ~tr["person_id"].isin(list(ds.protocol.junk_pids)).to_numpy()
+    rows = np.flatnonzero(train)
+    if len(rows) == 0:
+        raise ValueError(f"{ds.root}: no train sequences (trial {ds.trial})")
+    agg = Standardized(create_aggregator(method, feats.shape[1], **options), *train_statistics(feats, index, rows)).to(device)
     final = out / FINAL_FILE
     if final.exists():
         agg.load_state_dict(torch.load(final, map_location=device, weights_only=True))
@@ -91,11 +123,6 @@ def train_aggregator(
         # nothing in the aggregator to learn: the classifier alone would not change its features
         torch.save(agg.state_dict(), final)
         return agg.eval()
-    tr = ds.tracklets
-    train = (tr["split"] == "train").to_numpy() & ~tr["person_id"].isin(list(ds.protocol.junk_pids)).to_numpy()
-    rows = np.flatnonzero(train)
-    if len(rows) == 0:
-        raise ValueError(f"{ds.root}: no train sequences (trial {ds.trial})")
     ids, labels = np.unique(tr["person_id"].to_numpy()[rows], return_inverse=True)
     head = torch.nn.Linear(agg.out_dim, len(ids)).to(device)
     params = list(agg.parameters()) + list(head.parameters())
@@ -136,6 +163,8 @@ def train_aggregator(
             loss = F.cross_entropy(logits.float(), labels_d[sel])
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)  # no host sync: the norm stays on the device
             opt.step()
             loss_sum += loss.detach()
         sched.step()

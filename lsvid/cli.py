@@ -19,6 +19,10 @@ COMMANDS: dict[str, str] = {
     "synth": "lsvid.synth.cli:synth_cmd",
     "bench": "lsvid.commands.bench:bench_cmd",
     "leaderboard": "lsvid.commands.bench:leaderboard_cmd",
+    "train-detector": "lsvid.commands.train_detector:train_detector_cmd",
+    "curate": "lsvid.commands.curate:curate_cmd",
+    "review": "lsvid.commands.curate:review_cmd",
+    "stats": "lsvid.commands.curate:stats_cmd",
 }
 
 HELP: dict[str, str] = {
@@ -29,6 +33,10 @@ HELP: dict[str, str] = {
     "synth": "Generate synthetic multi-camera footage of walking people with ground truth.",
     "bench": "Train and score aggregators (GLTR, baselines, plugins) on a dataset; fill the leaderboard.",
     "leaderboard": "Render the leaderboard as Markdown/HTML with CMC curves and retrieval strips.",
+    "train-detector": "Train YOLO person-detector weights offline on footage with MOT truth (for --detector yolo).",
+    "curate": "Footage to dataset: detect, track, filter, identities across cameras, splits.",
+    "review": "Contact sheets per proposed identity, and a CSV to fix them.",
+    "stats": "Table 1 row and Fig. 4 histograms of a dataset.",
 }
 
 

@@ -259,17 +259,26 @@ def write_dataset(
     tmp.mkdir()
     try:
         write_tables(tmp, tracklets, frames, meta, trials)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_folder(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def replace_folder(complete: Path, out: Path) -> None:
+    """Rename the finished folder ``complete`` to ``out``, replacing an existing ``out``.
+
+    The old folder is moved aside first and deleted after, so at every moment
+    ``out`` is either the old complete folder or the new one.
+    """
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(out, old)
+        os.replace(complete, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(complete, out)
 
 
 def tables_from_sequences(

@@ -1,0 +1,133 @@
+"""YOLO weights for the ``yolo`` detector, trained offline on footage with MOT truth.
+
+Sampled frames of every video that has truth become a YOLO-format dataset in
+a temporary folder (one class, ``person``; boxes less visible than
+``min_visibility`` left out, since a detector cannot learn what it cannot
+see), ultralytics trains a model built from its yaml (randomly initialised;
+or fine-tunes a local ``.pt``), and the best checkpoint is copied to ``out``
+atomically.  Nothing is downloaded (see :mod:`lsvid.detect.offline`).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+from lsvid.footage import find_videos, probe
+from lsvid.synth.preview import read_frames
+from lsvid.synth.truth import read_mot
+
+from .base import DetectorError
+from .offline import offline_training
+from .yolo import find_person_class, resolve_device
+
+CLASS_NAME = "person"
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    data_yaml: Path
+    train_images: int
+    val_images: int
+    boxes: int
+    videos: int
+
+
+def export_yolo_dataset(footage: str | os.PathLike, out_dir: str | os.PathLike, *, frames_per_video: int = 50,
+                        min_visibility: float = 0.3, val_every: int = 5) -> ExportSummary:
+    """Write ``frames_per_video`` frames per video (evenly spread) with YOLO labels under ``out_dir``
+    (``images/{train,val}``, ``labels/{train,val}``, ``data.yaml``); every ``val_every``-th frame
+    goes to validation.  Videos without MOT truth are skipped; none with truth is an error."""
+    out = Path(out_dir)
+    videos = [v for v in find_videos(footage) if v.truth is not None]
+    if not videos:
+        raise DetectorError(f"{footage}: no video has MOT truth (<slot>.gt.txt beside it, or a 'truth' manifest column); "
+                            "train-detector learns from truth boxes")
+    counts = {"train": 0, "val": 0}
+    boxes = 0
+    for split in counts:
+        (out / "images" / split).mkdir(parents=True, exist_ok=True)
+        (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+    for v in videos:
+        info = probe(v)
+        gt = read_mot(v.truth)
+        gt = gt[(gt["conf"] != 0) & (gt["visibility"] >= min_visibility)]
+        by_frame = {int(f) - 1: g for f, g in gt.groupby("frame")}
+        picks = np.unique(np.linspace(0, info.frames - 1, num=max(1, frames_per_video)).round().astype(int)).tolist()
+        for k, (i, img) in enumerate(sorted(read_frames(v.path, picks).items())):
+            split = "val" if val_every > 0 and k % val_every == val_every - 1 else "train"
+            stem = f"{v.camera}_{v.slot}_{i:06d}"
+            h, w = img.shape[:2]
+            g = by_frame.get(i)
+            lines = []
+            if g is not None:
+                x, y, bw, bh = (g[c].to_numpy(np.float64) for c in ("bb_left", "bb_top", "bb_width", "bb_height"))
+                for cx, cy, nw, nh in zip((x + bw / 2) / w, (y + bh / 2) / h, bw / w, bh / h):
+                    lines.append(f"0 {cx:.6f} {cy:.6f} {nw:.6f} {nh:.6f}")
+            if not cv2.imwrite(str(out / "images" / split / f"{stem}.jpg"), img):
+                raise OSError(f"{out / 'images' / split / stem}.jpg: could not write the frame")
+            (out / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+            counts[split] += 1
+            boxes += len(lines)
+    val = "images/val" if counts["val"] else "images/train"  # too few frames to hold some out: validate on train
+    data_yaml = out / "data.yaml"
+    data_yaml.write_text(f"path: {out.resolve().as_posix()}\ntrain: images/train\nval: {val}\nnames:\n  0: {CLASS_NAME}\n")
+    return ExportSummary(data_yaml, counts["train"], counts["val"], boxes, len(videos))
+
+
+def _check_model(model: str) -> str:
+    path = Path(model)
+    if path.suffix == ".pt" and not path.is_file():
+        raise DetectorError(f"--model {model}: no such local weights file (nothing is downloaded); give a bundled model "
+                            "yaml such as yolov8n.yaml to train from scratch, or the path of a .pt to fine-tune")
+    if path.suffix not in (".pt", ".yaml", ".yml"):
+        raise DetectorError(f"--model {model}: expected an ultralytics model yaml (yolov8n.yaml) or a local .pt")
+    return model
+
+
+def train_detector(footage: str | os.PathLike, out: str | os.PathLike, *, model: str = "yolov8n.yaml", epochs: int = 30,
+                   imgsz: int = 640, device: str = "auto", frames_per_video: int = 50, batch: int = 16, workers: int = 0,
+                   min_visibility: float = 0.3, seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train YOLO on ``footage``'s truth and write the best weights to ``out``; returns a summary."""
+    out = Path(out)
+    if out.suffix != ".pt":
+        raise DetectorError(f"--out {out}: the weights are a PyTorch checkpoint; name the file *.pt")
+    model = _check_model(model)
+    dev = resolve_device(device)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="lsvid-yolo-") as tmp:
+        data = export_yolo_dataset(footage, Path(tmp) / "data", frames_per_video=frames_per_video, min_visibility=min_visibility)
+        log(f"exported {data.train_images} train + {data.val_images} val frames, {data.boxes} boxes, from {data.videos} videos")
+        with offline_training():
+            from ultralytics import YOLO
+
+            yolo = YOLO(model, task="detect")
+            yolo.train(data=str(data.data_yaml), epochs=int(epochs), imgsz=int(imgsz), device=dev, batch=int(batch),
+                       workers=int(workers), seed=int(seed), deterministic=True,
+                       project=str(Path(tmp) / "runs"), name="train", exist_ok=True,
+                       plots=False, amp=False)  # amp's self-check downloads a model
+            trainer = yolo.trainer
+            best = Path(trainer.best) if Path(trainer.best).is_file() else Path(trainer.last)
+            metrics = {k: float(v) for k, v in (getattr(trainer, "metrics", None) or {}).items() if np.isscalar(v)}
+            if not best.is_file():
+                raise DetectorError(f"ultralytics finished without a checkpoint in {best.parent}")
+            names = YOLO(str(best)).names
+        find_person_class(dict(names), str(best))  # the detector will find its person class
+        out.parent.mkdir(parents=True, exist_ok=True)
+        part = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+        try:
+            shutil.copyfile(best, part)
+            os.replace(part, out)
+        finally:
+            part.unlink(missing_ok=True)
+    return {"out": str(out), "model": model, "epochs": int(epochs), "imgsz": int(imgsz), "device": dev,
+            "train_images": data.train_images, "val_images": data.val_images, "boxes": data.boxes, "videos": data.videos,
+            "metrics": metrics, "seconds": round(time.perf_counter() - t0, 1)}

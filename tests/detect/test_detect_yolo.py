@@ -1,0 +1,117 @@
+"""``yolo`` and ``lsvid train-detector``: offline from end to end."""
+from __future__ import annotations
+
+import shutil
+import socket
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from detect_helpers import assert_well_formed
+
+from lsvid.cli import main
+from lsvid.detect import DetectorError, create_detector
+from lsvid.detect.yolo import find_person_class
+from lsvid.footage import find_videos, read_frames
+
+
+def _frames(video, n: int) -> list[np.ndarray]:
+    return [f for i, f in read_frames(video) if i < n]
+
+
+def test_missing_weights_name_the_file_and_the_offline_alternatives(tmp_path):
+    missing = tmp_path / "yolo.pt"
+    with pytest.raises(DetectorError) as e:
+        create_detector("yolo", weights=str(missing))
+    msg = str(e.value)
+    assert str(missing) in msg
+    for alternative in ("hog", "motion", "truth", "lsvid train-detector"):
+        assert alternative in msg
+    with pytest.raises(DetectorError, match="needs weights=PATH.*train-detector"):
+        create_detector("yolo")
+    with pytest.raises(DetectorError, match="yolov8n.pt does not exist"):
+        create_detector("yolo", weights="yolov8n.pt")  # a hub name is not fetched
+
+
+def test_onnx_without_onnxruntime_says_so(tmp_path):
+    fake = tmp_path / "m.onnx"
+    fake.write_bytes(b"not really")
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        with pytest.raises(DetectorError, match="onnxruntime"):
+            create_detector("yolo", weights=str(fake))
+
+
+def test_person_class_from_the_model_names():
+    assert find_person_class({0: "person"}, "w") == 0
+    assert find_person_class({0: "bicycle", 3: "Person"}, "w") == 3
+    assert find_person_class({i: str(i) for i in range(80)}, "w") == 0  # COCO order
+    with pytest.raises(DetectorError, match="none of them 'person'; pass person_class"):
+        find_person_class({0: "cat", 1: "dog"}, "w")
+
+
+def test_untrained_yaml_model_runs_batched_on_cpu(footage):
+    _, videos = footage
+    frames = _frames(videos[0], 3)
+    # A random network: a low confidence floor so that it does return boxes to check.
+    det = create_detector("yolo", weights="yolov8n.yaml", device="cpu", imgsz=320, conf=0.001, max_det=20)
+    assert det.batch_size == 16 and det.person_class == 0 and det.device == "cpu"
+    out = det.detect(frames, [0, 1, 2])
+    assert_well_formed(out, 3, 640, 360)
+    assert det.detect([], []) == []
+
+
+def _no_network(monkeypatch) -> list:
+    """Make every DNS lookup and connection fail, and record the attempts."""
+    attempts: list = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args[:2])
+        raise OSError("network disabled by the test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    return attempts
+
+
+def test_train_detector_offline_then_yolo_loads_the_weights(tiny_footage, tmp_path, monkeypatch):
+    # One epoch at 160 px on 16 frames: the weights are not good yet; the path is what is tested.
+    attempts = _no_network(monkeypatch)
+    out = tmp_path / "w" / "yolo.pt"
+    r = CliRunner().invoke(main, ["train-detector", str(tiny_footage), "--out", str(out), "--epochs", "1", "--imgsz", "160",
+                                  "--frames-per-video", "8", "--batch", "8", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert '"train_images": 14' in r.output and '"val_images": 2' in r.output
+    assert out.is_file() and not list(out.parent.glob(".*tmp*"))
+    assert attempts == []
+    det = create_detector("yolo", weights=str(out), conf=0.001, device="cpu")
+    assert det.person_class == 0 and det.model.names == {0: "person"}
+    assert det.imgsz == 160  # the size it was trained at
+    video = find_videos(tiny_footage)[0]
+    out_boxes = det.detect(_frames(video, 4), [0, 1, 2, 3])
+    assert_well_formed(out_boxes, 4, 320, 180)
+    assert attempts == []
+
+
+def test_train_detector_needs_truth(tiny_footage, tmp_path):
+    bare = tmp_path / "bare" / "cam01"
+    bare.mkdir(parents=True)
+    src = find_videos(tiny_footage)[0].path
+    shutil.copy(src, bare / src.name)
+    r = CliRunner().invoke(main, ["train-detector", str(bare.parent), "--out", str(tmp_path / "y.pt")])
+    assert r.exit_code != 0 and "no video has MOT truth" in r.output
+    r = CliRunner().invoke(main, ["train-detector", str(tiny_footage), "--out", str(tmp_path / "y.pt"), "--model", "yolov8n.pt"])
+    assert r.exit_code != 0 and "no such local weights file" in r.output
+
+
+def test_ultralytics_is_imported_offline():
+    from lsvid.detect.offline import import_ultralytics, local_font
+
+    import_ultralytics()
+    from ultralytics.utils import checks, events
+
+    assert checks.ONLINE is False and events.events.enabled is False
+    font = local_font("Arial.ttf")  # what check_font answers during training, without downloading
+    assert font is None or font.is_file()
