@@ -45,13 +45,15 @@ def main() -> None:
             s = process_video(video, cfg, tmp / f"work_{name}")
             n = s["frames_decoded"]
             sec = s["seconds"]
-            fps = {k: n / max(v, 1e-9) for k, v in sec.items()}
+            def rate(stage: str) -> str:
+                v = sec.get(stage, 0.0)
+                return f"{n / v:8.0f}" if v > 1e-3 else f"{'-':>8}"  # a stage with no work (no boxes) has no rate
+
+            total = n / max(sec["total"], 1e-9)
             print(
-                f"{name:<10} {fps.get('decode', 0):8.0f} {fps.get('detect', 0):8.0f} {fps.get('embed', 0):8.0f} {fps.get('track', 0):8.0f} "
-                f"{n / max(sec.get('write', 0), 1e-9) if sec.get('write') else float('inf'):8.0f} {fps['total']:8.0f} {fps['total'] / 25:11.1f}x"
+                f"{name:<10} {rate('decode')} {rate('detect')} {rate('embed')} {rate('track')} {rate('write')} {total:8.0f} {total / 25:11.1f}x"
                 f"   ({s['tracklets']} tracklets kept)"
             )
-
 
 if __name__ == "__main__":
     main()

@@ -80,7 +80,8 @@ def curate(req: CurateRequest, log: Callable[[str], None] = print) -> tuple[Path
     for s in summaries:
         for k, v in s["drops"].items():
             drops[k] = drops.get(k, 0) + v
-    quality = curation_quality(work, names, [v.truth for v, _ in ok], tracklets, pids) if req.evaluate else None
+    mode = req.identities if req.identities in ("truth", "cluster") else "csv"
+    quality = curation_quality(work, names, [v.truth for v, _ in ok], tracklets, pids, mode) if req.evaluate else None
     meta = {
         "name": req.name or req.out.name,
         "source": {"kind": "footage", "root": str(Path(req.footage).resolve()), "videos": [v.to_dict() for v, _ in ok]},

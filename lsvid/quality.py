@@ -93,8 +93,13 @@ def video_quality(truth_file: Path, detections: pd.DataFrame, tracks: pd.DataFra
     }
 
 
-def curation_quality(work: Path, shards: list[str], truth_files: list[Path | None], tracklets: pd.DataFrame, person_ids: np.ndarray) -> dict[str, Any]:
-    """Scores over all videos with truth, and of the final tracklets and identities."""
+def curation_quality(
+    work: Path, shards: list[str], truth_files: list[Path | None], tracklets: pd.DataFrame, person_ids: np.ndarray, identities_mode: str = "cluster"
+) -> dict[str, Any]:
+    """Scores over all videos with truth, and of the final tracklets and identities.
+
+    Identities taken from the truth itself are not scored against it.
+    """
     per_video = {}
     for name, truth in zip(shards, truth_files):
         if truth is None or not Path(truth).exists():
@@ -117,7 +122,9 @@ def curation_quality(work: Path, shards: list[str], truth_files: list[Path | Non
         pur = tracklets["truth_purity"].to_numpy(float)
         out["tracklet_purity"] = float(np.nanmean(pur))
         out["tracklet_purity_boxes"] = float(np.nansum(pur * tracklets["num_frames"].to_numpy()) / tracklets["num_frames"].sum())
-        out["identity"] = clustering_quality(np.asarray(person_ids), tracklets["truth_id"].to_numpy())
+        out["identities_mode"] = identities_mode
+        if identities_mode != "truth":
+            out["identity"] = clustering_quality(np.asarray(person_ids), tracklets["truth_id"].to_numpy())
     out["per_video"] = per_video
     return out
 
@@ -132,8 +139,10 @@ def format_quality(q: dict[str, Any]) -> str:
     ]
     if "tracklet_purity" in q:
         lines.append(f"  tracklets   purity {q['tracklet_purity']:.1%} (mean), {q['tracklet_purity_boxes']:.1%} (boxes)")
-        idq = q["identity"]
-        if idq:
+        idq = q.get("identity")
+        if q.get("identities_mode") == "truth":
+            lines.append("  identities  taken from the truth (majority person of each tracklet)")
+        elif idq:
             lines.append(
                 f"  identities  purity {idq['purity']:.1%}  inverse purity {idq['inverse_purity']:.1%}  pairwise F1 {idq['pairwise_f1']:.1%}  "
                 f"({idq['identities_predicted']} predicted for {idq['identities_true']} true)"

@@ -37,6 +37,8 @@ def _kv(items: tuple[str, ...], what: str) -> dict:
 @click.option("--frame-step", type=int, default=1, show_default=True, help="Use every N-th frame.")
 @click.option("--blur-faces", is_flag=True, help="Blur faces in the saved crops (OpenCV's bundled face cascade).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the identity split and the query choice.")
+@click.option("--train-fraction", type=float, default=842 / 3772, show_default="LS-VID's 842/3772", help="Share of identities for training.")
+@click.option("--val-fraction", type=float, default=200 / 3772, show_default="LS-VID's 200/3772", help="Share of identities for validation; the rest is test.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Videos processed in parallel (process pool).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="ray: the same tasks on a Ray cluster (RAY_ADDRESS, or a local one).")
 @click.option("--on-error", type=click.Choice(["skip", "fail"]), default="fail", show_default=True, help="A corrupt, truncated or empty video: skip it (reported) or stop.")
@@ -46,7 +48,7 @@ def _kv(items: tuple[str, ...], what: str) -> dict:
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def curate_cmd(footage, out, detector, detector_weights, detector_options, embedder, embedder_checkpoint, tracker_options, identities, cluster_threshold,
-               min_length, min_height, min_sharpness, frame_step, blur_faces, seed, workers, executor, on_error, evaluate, work, config_file, overwrite, quiet) -> None:
+               min_length, min_height, min_sharpness, frame_step, blur_faces, seed, train_fraction, val_fraction, workers, executor, on_error, evaluate, work, config_file, overwrite, quiet) -> None:
     """Turn multi-camera FOOTAGE (ROOT/<camera>/<slot>.<video>, or a manifest CSV with
     path, camera, slot[, start_time, truth]) into a video ReID dataset: detect, track by
     appearance, filter, assign identities across cameras, split 1:3 (+ validation), write."""
@@ -67,6 +69,7 @@ def curate_cmd(footage, out, detector, detector_weights, detector_options, embed
     cfg.filters.min_length, cfg.filters.min_height, cfg.filters.min_sharpness = min_length, min_height, min_sharpness
     cfg.frame_step, cfg.blur_faces = frame_step, blur_faces
     req = CurateRequest(footage=footage, out=out, config=cfg, identities=identities, cluster_threshold=cluster_threshold, seed=seed,
+                        train_fraction=train_fraction, val_fraction=val_fraction,
                         workers=workers, executor=executor, on_error=on_error, evaluate=evaluate, overwrite=overwrite, work=work, progress=not quiet)
     try:
         path, report = curate(req, log=click.echo)
