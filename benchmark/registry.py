@@ -19,11 +19,9 @@ A name registered twice is an error naming both origins.
 """
 from __future__ import annotations
 
-import importlib
-import inspect
-from dataclasses import dataclass
-from importlib import metadata
-from typing import Any, Callable
+from typing import Any
+
+from protocols.registry import Entry, Registry
 
 ENTRY_POINT_GROUP = "lsvid.aggregators"
 
@@ -32,80 +30,31 @@ class RegistryError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class AggregatorEntry:
-    name: str
-    factory: Callable[..., Any]
-    origin: str
-
-    @property
-    def doc(self) -> str:
-        return inspect.getdoc(self.factory) or ""
+REGISTRY = Registry(
+    "aggregator",
+    builtins=["benchmark.aggregators"],
+    entry_point_group=ENTRY_POINT_GROUP,
+    duplicate_error=RegistryError,
+    unknown_error=RegistryError,
+)
 
 
-_REGISTRY: dict[str, AggregatorEntry] = {}
-_entry_points_loaded = False
-_builtins_loaded = False
-
-
-def _origin(fn: Callable[..., Any]) -> str:
-    mod = getattr(fn, "__module__", "?")
-    qual = getattr(fn, "__qualname__", repr(fn))
-    try:
-        src = inspect.getsourcefile(fn)
-    except TypeError:
-        src = None
-    return f"{mod}.{qual}" + (f" ({src})" if src else "")
-
-
-def register_aggregator(name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def register_aggregator(name: str | None = None):
     """Decorator: register ``factory(in_dim, **options) -> nn.Module`` under ``name``
     (default: the factory's ``__name__``)."""
-
-    def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
-        key = name or factory.__name__
-        entry = AggregatorEntry(key, factory, _origin(factory))
-        old = _REGISTRY.get(key)
-        if old is not None and old.origin != entry.origin:
-            raise RegistryError(f"aggregator '{key}' is registered twice: by {old.origin} and by {entry.origin}")
-        _REGISTRY[key] = entry
-        return factory
-
-    return deco
-
-
-def _load_builtins() -> None:
-    global _builtins_loaded
-    if not _builtins_loaded:
-        _builtins_loaded = True
-        importlib.import_module("benchmark.aggregators")
+    return REGISTRY.register(name)
 
 
 def load_entry_points() -> list[str]:
-    """Import every ``lsvid.aggregators`` entry point once; returns their names.
-
-    An entry point may name a module (its decorators register) or a factory
-    (registered under the entry point's name).
-    """
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return []
-    _entry_points_loaded = True
-    names = []
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            obj = ep.load()
-        except Exception as e:
-            raise RegistryError(f"entry point '{ep.name} = {ep.value}' in group {ENTRY_POINT_GROUP} failed to load: {e}") from e
-        if callable(obj) and not inspect.ismodule(obj):
-            register_aggregator(ep.name)(obj)
-        names.append(ep.name)
-    return names
+    """Import every ``lsvid.aggregators`` entry point once; returns their names."""
+    return REGISTRY.load_entry_points()
 
 
 def import_plugin(module: str) -> None:
     """Import ``module`` (``--plugin``) so that its ``@register_aggregator`` calls run."""
-    _load_builtins()
+    import importlib
+
+    REGISTRY.load_builtins()
     try:
         importlib.import_module(module)
     except ModuleNotFoundError as e:
@@ -113,18 +62,11 @@ def import_plugin(module: str) -> None:
 
 
 def list_aggregators() -> list[str]:
-    _load_builtins()
-    load_entry_points()
-    return sorted(_REGISTRY)
+    return REGISTRY.names()
 
 
-def get_aggregator(name: str) -> AggregatorEntry:
-    _load_builtins()
-    if name not in _REGISTRY:
-        load_entry_points()
-    if name not in _REGISTRY:
-        raise RegistryError(f"unknown aggregator '{name}'; registered: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+def get_aggregator(name: str) -> Entry:
+    return REGISTRY.get(name)
 
 
 def create_aggregator(name: str, in_dim: int, **options: Any):

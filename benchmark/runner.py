@@ -28,7 +28,7 @@ from .registry import get_aggregator, import_plugin
 from .results import append_row, config_hash, has_cell
 from .runtime import code_version, device_name, resolve_device, seed_everything
 from .stage_aggregator import SequenceIndex, embed_sequences, train_aggregator
-from .stage_frame import file_sha256, init_distributed, train_frame_model
+from .stage_frame import init_distributed, train_frame_model
 
 TOPK = 10
 

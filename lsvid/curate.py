@@ -8,8 +8,6 @@ shards, so a killed run resumes to the dataset an uninterrupted run writes.
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -25,6 +25,7 @@ import numpy as np
 
 from lsvid.appearance import DESCRIPTOR_HW, colour_histogram
 from lsvid.boxes import clip_boxes
+from protocols.registry import Registry
 
 
 @runtime_checkable
@@ -46,34 +47,23 @@ class Embedder(Protocol):
 # ---------------------------------------------------------------------------
 # registry
 
-_REGISTRY: dict[str, Callable[..., Embedder]] = {}
+REGISTRY = Registry("embedder", duplicate_error=ValueError, unknown_error=KeyError)
 
 
 def register_embedder(name: str) -> Callable[[Callable[..., Embedder]], Callable[..., Embedder]]:
     """Decorator: register an embedder factory under ``name``; a second factory under the same name is
     an error naming both (the same one again, as when its module is reloaded, is not)."""
-
-    def wrap(factory: Callable[..., Embedder]) -> Callable[..., Embedder]:
-        old = _REGISTRY.get(name)
-        origin = f"{factory.__module__}.{factory.__qualname__}"
-        if old is not None and f"{old.__module__}.{old.__qualname__}" != origin:
-            raise ValueError(f"embedder {name!r} registered twice: {old.__module__}.{old.__qualname__} and {origin}")
-        _REGISTRY[name] = factory
-        return factory
-
-    return wrap
+    return REGISTRY.register(name)
 
 
 def create_embedder(name: str = "colour_texture", **kwargs) -> Embedder:
     """Build the embedder registered as ``name`` with its keyword options."""
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown embedder {name!r}; available: {', '.join(list_embedders())}")
-    return _REGISTRY[name](**kwargs)
+    return REGISTRY.get(name).factory(**kwargs)
 
 
 def list_embedders() -> list[str]:
     """Names accepted by :func:`create_embedder`."""
-    return sorted(_REGISTRY)
+    return REGISTRY.names()
 
 
 # ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -29,7 +29,7 @@ import pandas as pd
 
 from .boxes import clip_boxes, iou_matrix
 from .filters import FilterConfig, apply_filters, sharpness
-from .footage import FootageError, VideoSource, probe, read_frames
+from .footage import VideoSource, probe, read_frames
 
 DONE = "DONE.json"
 

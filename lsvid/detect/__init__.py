@@ -22,105 +22,53 @@ registered twice is an error naming both origins.
 """
 from __future__ import annotations
 
-import importlib
 import inspect
-from dataclasses import dataclass
-from importlib import metadata
 from typing import Any, Callable
+
+from protocols.registry import Entry, Registry
 
 from .base import Detector, DetectorError
 
 ENTRY_POINT_GROUP = "lsvid.detectors"
 _BUILTIN_MODULES = ("hog", "motion", "truth", "yolo")
 
-
-@dataclass(frozen=True)
-class DetectorEntry:
-    name: str
-    factory: Callable[..., Detector]
-    origin: str
-
-    @property
-    def doc(self) -> str:
-        return inspect.getdoc(self.factory) or ""
-
-    def defaults(self) -> dict[str, Any] | None:
-        """Option names and defaults, or ``None`` when the factory takes any ``**options``."""
-        params = inspect.signature(self.factory).parameters.values()
-        if any(p.kind is p.VAR_KEYWORD for p in params):
-            return None
-        return {p.name: (None if p.default is p.empty else p.default) for p in params if p.kind is not p.VAR_POSITIONAL}
-
-
-_REGISTRY: dict[str, DetectorEntry] = {}
-_loaded = {"builtins": False, "entry_points": False}
-
-
-def _origin(factory: Callable[..., Any]) -> str:
-    try:
-        where = inspect.getsourcefile(factory)
-    except TypeError:  # a builtin or a callable object
-        where = None
-    name = f"{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', repr(factory))}"
-    return name + (f" ({where})" if where else "")
+REGISTRY = Registry(
+    "detector",
+    builtins=[f"{__name__}.{m}" for m in _BUILTIN_MODULES],
+    entry_point_group=ENTRY_POINT_GROUP,
+    duplicate_error=DetectorError,
+    unknown_error=DetectorError,
+)
+DetectorEntry = Entry
 
 
 def register_detector(name: str | None = None) -> Callable[[Callable[..., Detector]], Callable[..., Detector]]:
     """Decorator: register ``factory(**options) -> Detector`` under ``name`` (default: its ``__name__``)."""
-
-    def deco(factory: Callable[..., Detector]) -> Callable[..., Detector]:
-        key = name or factory.__name__
-        entry = DetectorEntry(key, factory, _origin(factory))
-        old = _REGISTRY.get(key)
-        if old is not None and old.origin != entry.origin:
-            raise DetectorError(f"detector '{key}' is registered twice: by {old.origin} and by {entry.origin}")
-        _REGISTRY[key] = entry
-        return factory
-
-    return deco
-
-
-def _load_builtins() -> None:
-    if not _loaded["builtins"]:
-        _loaded["builtins"] = True
-        for mod in _BUILTIN_MODULES:
-            importlib.import_module(f"{__name__}.{mod}")
-
-
-def _load_entry_points() -> None:
-    if _loaded["entry_points"]:
-        return
-    _loaded["entry_points"] = True
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            obj = ep.load()
-        except Exception as e:
-            raise DetectorError(f"entry point '{ep.name} = {ep.value}' in group {ENTRY_POINT_GROUP} failed to load: {e}") from e
-        if callable(obj) and not inspect.ismodule(obj):
-            register_detector(ep.name)(obj)
+    return REGISTRY.register(name)
 
 
 def list_detectors() -> list[str]:
     """Names of the registered detectors, sorted."""
-    _load_builtins()
-    _load_entry_points()
-    return sorted(_REGISTRY)
+    return REGISTRY.names()
 
 
-def get_detector(name: str) -> DetectorEntry:
+def get_detector(name: str) -> Entry:
     """The registry entry of ``name``, or :class:`DetectorError` listing what exists."""
-    _load_builtins()
-    if name not in _REGISTRY:
-        _load_entry_points()
-    if name not in _REGISTRY:
-        raise DetectorError(f"unknown detector '{name}'; registered: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+    return REGISTRY.get(name)
+
+
+def option_defaults(factory: Callable[..., Any]) -> dict[str, Any] | None:
+    """Option names and defaults of a factory, or ``None`` when it takes any ``**options``."""
+    params = inspect.signature(factory).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name: (None if p.default is p.empty else p.default) for p in params if p.kind is not p.VAR_POSITIONAL}
 
 
 def create_detector(name: str, **options: Any) -> Detector:
     """Build detector ``name`` with ``options``; an option it does not take is an error naming those it does."""
     entry = get_detector(name)
-    defaults = entry.defaults()
+    defaults = option_defaults(entry.factory)
     if defaults is not None:
         unknown = sorted(set(options) - set(defaults))
         if unknown:

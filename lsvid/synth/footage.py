@@ -30,6 +30,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lsvid import __version__ as lsvid_version
+from protocols.dataset import replace_folder
 
 from .camera import sample_lighting
 from .config import GENERATOR_VERSION, SynthConfig
@@ -186,13 +187,7 @@ def generate_footage(out_dir: str | os.PathLike, config: SynthConfig | None = No
         write_csv(visits_table(plan), tmp / VISITS)
         manifest = build_manifest(plan, videos, identities)
         write_json(manifest, tmp / MANIFEST)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

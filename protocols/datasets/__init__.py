@@ -8,79 +8,40 @@ group ``lsvid.datasets`` (loaded the first time the registry is consulted).
 """
 from __future__ import annotations
 
-import inspect
 import os
-from dataclasses import dataclass
-from importlib import import_module, metadata
 from pathlib import Path
 from typing import Any, Callable
 
 from ..protocol import Protocol
+from ..registry import Entry, Registry
 
 ENTRY_POINT_GROUP = "lsvid.datasets"
-
-
-@dataclass(frozen=True)
-class ReaderEntry:
-    name: str
-    read: Callable[..., Any]
-    protocol: Protocol
-    official: dict[str, Any]
-    origin: str
-
-
-_REGISTRY: dict[str, ReaderEntry] = {}
 _BUILTINS = ("lsvid", "mars", "dukev", "prid", "ilids")
-_loaded = False
+
+REGISTRY = Registry(
+    "dataset reader",
+    builtins=[f"{__name__}.{m}" for m in _BUILTINS],
+    entry_point_group=ENTRY_POINT_GROUP,
+)
 
 
-def _origin(fn: Callable[..., Any]) -> str:
-    try:
-        return f"{fn.__module__}.{fn.__qualname__} ({inspect.getsourcefile(fn)})"
-    except TypeError:
-        return f"{fn.__module__}.{fn.__qualname__}"
-
-
-def register_dataset(name: str, *, protocol: Protocol, official: dict[str, Any] | None = None):
-    """Decorator registering a native reader under ``name``; duplicates are errors."""
-
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        entry = ReaderEntry(name, fn, protocol, official or {}, _origin(fn))
-        old = _REGISTRY.get(name)
-        if old is not None and old.origin != entry.origin:
-            raise ValueError(f"dataset reader '{name}' is registered twice: by {old.origin} and by {entry.origin}")
-        _REGISTRY[name] = entry
-        return fn
-
-    return deco
-
-
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for mod in _BUILTINS:
-        import_module(f"{__name__}.{mod}")
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        ep.load()
+def register_dataset(name: str, *, protocol: Protocol, official: dict[str, Any] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator registering a native reader ``read(root, **options) -> NativeDataset`` under ``name``."""
+    return REGISTRY.register(name, protocol=protocol, official=official or {})
 
 
 def list_datasets() -> list[str]:
-    _load()
-    return sorted(_REGISTRY)
+    return REGISTRY.names()
 
 
-def get_reader(name: str) -> ReaderEntry:
-    _load()
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown dataset '{name}'; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+def get_reader(name: str) -> Entry:
+    """The registry entry of a reader: ``factory`` reads, ``meta`` holds protocol and official counts."""
+    return REGISTRY.get(name)
 
 
 def read_native(name: str, root: str | os.PathLike, **options: Any):
     """Read a native tree into a :class:`NativeDataset` (nothing is written)."""
-    return get_reader(name).read(root, **options)
+    return get_reader(name).factory(root, **options)
 
 
 def convert(name: str, root: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False, **options: Any) -> Path:

@@ -40,7 +40,7 @@ ID_DIR_RE = re.compile(r"\d{4}")
 
 
 def _read_split(base: Path, split: str) -> list[dict]:
-    folder = require_dir(base / split, f"one folder per identity (4 digits), each holding tracklet folders")
+    folder = require_dir(base / split, "one folder per identity (4 digits), each holding tracklet folders")
     seqs = []
     for pid_name in subdirs(folder):
         if ID_DIR_RE.fullmatch(pid_name) is None:

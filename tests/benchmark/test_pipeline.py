@@ -5,7 +5,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -16,9 +15,8 @@ import torch
 from click.testing import CliRunner
 
 from benchmark.aggregators import BASELINES
-from benchmark.config import AggregatorStageConfig, BenchConfig, FrameStageConfig
+from benchmark.config import AggregatorStageConfig, BenchConfig
 from benchmark.feature_cache import StaleCacheError, extract_features, open_cache
-from benchmark.frames import FrameReadError
 from benchmark.stage_aggregator import SequenceIndex, train_aggregator
 from benchmark.stage_frame import train_frame_model
 from lsvid.cli import main
@@ -118,6 +116,20 @@ def test_missing_frame_is_named(dataset, tmp_path):
     assert r.exit_code != 0 and victim.name in r.output and "not a readable image" in r.output
 
 
+def kill_after_epoch(p: subprocess.Popen, state: Path, epoch: int, timeout: float = 300) -> None:
+    """SIGKILL ``p`` (no chance to clean up) once its resumable state records ``epoch``."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and p.poll() is None:
+        try:
+            if torch.load(state, weights_only=False)["epoch"] >= epoch:
+                break
+        except (FileNotFoundError, RuntimeError, EOFError):
+            pass
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+
+
 RESUME_SCRIPT = """
 import sys, torch, numpy as np
 from protocols import read_dataset
@@ -144,16 +156,7 @@ def test_killed_training_resumes_to_the_same_model(dataset, tmp_path):
     cmd = [sys.executable, str(tmp_path / "resume.py"), str(dataset), str(tmp_path / "f.npy"), str(tmp_path / "run"), str(epochs)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     state = tmp_path / "run" / "train_state.pt"
-    deadline = time.time() + 120
-    while time.time() < deadline and p.poll() is None:
-        try:
-            if torch.load(state, weights_only=False)["epoch"] >= 2:
-                break
-        except (FileNotFoundError, RuntimeError, EOFError):
-            pass
-        time.sleep(0.01)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    kill_after_epoch(p, state, 2)
     assert state.exists() and not (tmp_path / "run" / "aggregator.pt").exists(), "the kill should land mid-training"
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     assert "resuming after epoch" in out
@@ -198,17 +201,7 @@ def test_killed_frame_training_resumes_to_the_same_checkpoint(dataset, tmp_path)
     ref = tmp_path / "ref" / "backbone.pt"
     cmd = [sys.executable, str(tmp_path / "frame.py"), str(dataset), str(tmp_path / "run"), json.dumps(fcfg)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    state = tmp_path / "run" / "train_state.pt"
-    deadline = time.time() + 300
-    while time.time() < deadline and p.poll() is None:
-        try:
-            if torch.load(state, weights_only=False)["epoch"] >= 1:
-                break
-        except (FileNotFoundError, RuntimeError, EOFError):
-            pass
-        time.sleep(0.01)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    kill_after_epoch(p, tmp_path / "run" / "train_state.pt", 1)
     assert not (tmp_path / "run" / "backbone.pt").exists(), "the kill should land mid-training"
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     assert "resuming" in out

@@ -21,7 +21,7 @@ def test_baselines_are_registered_with_references():
 
 
 def test_register_create_and_duplicate(monkeypatch):
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry.REGISTRY, "entries", dict(registry.REGISTRY.entries))
 
     class Half(torch.nn.Module):
         def __init__(self, d):
@@ -92,8 +92,8 @@ def make_installed_package(root):
 def test_entry_point_plugin_is_loaded_lazily(tmp_path, monkeypatch):
     make_installed_package(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    monkeypatch.setattr(registry, "_entry_points_loaded", False)
+    monkeypatch.setattr(registry.REGISTRY, "entries", dict(registry.REGISTRY.entries))
+    monkeypatch.setattr(registry.REGISTRY, "entry_points_loaded", False)
     assert "toyplug" not in sys.modules
     names = list_aggregators()
     assert {"first_frame", "last_frame"} <= set(names)
@@ -109,7 +109,7 @@ def test_entry_point_plugin_is_loaded_lazily(tmp_path, monkeypatch):
 def test_plugin_flag_imports_a_module(tmp_path, monkeypatch):
     (tmp_path / "myaggs.py").write_text(textwrap.dedent(PLUGIN).replace("first_frame", "flag_first"))
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry.REGISTRY, "entries", dict(registry.REGISTRY.entries))
     from lsvid.cli import main
 
     r = CliRunner().invoke(main, ["bench", "--dataset", str(tmp_path), "--plugin", "myaggs", "--list"])

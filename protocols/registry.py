@@ -1,0 +1,112 @@
+"""One registry pattern for every pluggable part (the timm pattern: register / get / list).
+
+Datasets, aggregators, detectors and embedders each keep a :class:`Registry`:
+a decorator registers a factory under a name; built-in modules are imported
+the first time the registry is consulted; third-party packages add entries
+through a Python entry-point group (an entry point may name a module whose
+decorators register, or a factory registered under the entry point's name),
+loaded lazily; a name registered twice by two different factories is an
+error naming both (the same factory again, as when a module is re-imported,
+is not).
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable, Sequence
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    factory: Callable[..., Any]
+    origin: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def doc(self) -> str:
+        return inspect.getdoc(self.factory) or ""
+
+
+def origin_of(obj: Callable[..., Any]) -> str:
+    """``module.qualname (source file)`` of a factory, to name it in errors."""
+    name = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+    try:
+        src = inspect.getsourcefile(obj)
+    except TypeError:  # a builtin or a callable object
+        src = None
+    return name + (f" ({src})" if src else "")
+
+
+class Registry:
+    """Named factories of one kind (``kind`` names it in messages)."""
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        builtins: Sequence[str] = (),
+        entry_point_group: str | None = None,
+        duplicate_error: type[Exception] = ValueError,
+        unknown_error: type[Exception] = KeyError,
+    ) -> None:
+        self.kind = kind
+        self.builtins = tuple(builtins)
+        self.group = entry_point_group
+        self.duplicate_error = duplicate_error
+        self.unknown_error = unknown_error
+        self.entries: dict[str, Entry] = {}
+        self.builtins_loaded = False
+        self.entry_points_loaded = False
+
+    def add(self, name: str, factory: Callable[..., Any], **meta: Any) -> Callable[..., Any]:
+        entry = Entry(name, factory, origin_of(factory), meta)
+        old = self.entries.get(name)
+        if old is not None and old.origin != entry.origin:
+            raise self.duplicate_error(f"{self.kind} '{name}' is registered twice: by {old.origin} and by {entry.origin}")
+        self.entries[name] = entry
+        return factory
+
+    def register(self, name: str | None = None, **meta: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator registering a factory under ``name`` (default: its ``__name__``)."""
+
+        def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
+            return self.add(name or factory.__name__, factory, **meta)
+
+        return deco
+
+    def load_builtins(self) -> None:
+        if not self.builtins_loaded:
+            self.builtins_loaded = True
+            for mod in self.builtins:
+                importlib.import_module(mod)
+
+    def load_entry_points(self) -> list[str]:
+        if self.entry_points_loaded or self.group is None:
+            return []
+        self.entry_points_loaded = True
+        names = []
+        for ep in metadata.entry_points(group=self.group):
+            try:
+                obj = ep.load()
+            except Exception as e:
+                raise self.duplicate_error(f"entry point '{ep.name} = {ep.value}' in group {self.group} failed to load: {e}") from e
+            if callable(obj) and not inspect.ismodule(obj):
+                self.add(ep.name, obj)
+            names.append(ep.name)
+        return names
+
+    def names(self) -> list[str]:
+        self.load_builtins()
+        self.load_entry_points()
+        return sorted(self.entries)
+
+    def get(self, name: str) -> Entry:
+        self.load_builtins()
+        if name not in self.entries:
+            self.load_entry_points()
+        if name not in self.entries:
+            raise self.unknown_error(f"unknown {self.kind} '{name}'; registered: {', '.join(sorted(self.entries))}")
+        return self.entries[name]
