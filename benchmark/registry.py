@@ -45,11 +45,6 @@ def register_aggregator(name: str | None = None):
     return REGISTRY.register(name)
 
 
-def load_entry_points() -> list[str]:
-    """Import every ``lsvid.aggregators`` entry point once; returns their names."""
-    return REGISTRY.load_entry_points()
-
-
 def import_plugin(module: str) -> None:
     """Import ``module`` (``--plugin``) so that its ``@register_aggregator`` calls run."""
     import importlib

@@ -146,7 +146,10 @@ def _save_topk(folder: Path, ds, video: np.ndarray, metric: str) -> None:
     # the same exclusions as the protocol: a query's same-camera twins are not shown
     d = np.where((gp[None] == qp[:, None]) & (gc[None] == qc[:, None]), np.inf, d)
     k = min(TOPK, len(g))
-    top = np.argsort(d, axis=1, kind="stable")[:, :k]
+    # only the top k are drawn: partition, then order those k (ties by gallery index, as the protocol)
+    part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < len(g) else np.tile(np.arange(len(g)), (len(d), 1))
+    vals = np.take_along_axis(d, part, axis=1)
+    top = np.take_along_axis(part, np.lexsort((part, vals), axis=1), axis=1)
     tid = tr["tracklet_id"].to_numpy()
     folder.mkdir(parents=True, exist_ok=True)
     np.savez(folder / "topk.npz", query=tid[q], gallery=tid[g][top], query_pid=qp, gallery_pid=gp[top])

@@ -50,8 +50,7 @@ class CurateConfig:
     truth_iou: float = 0.5  # a box belongs to a truth person when their IoU reaches this
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return d
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CurateConfig":

@@ -39,7 +39,6 @@ REGISTRY = Registry(
     duplicate_error=DetectorError,
     unknown_error=DetectorError,
 )
-DetectorEntry = Entry
 
 
 def register_detector(name: str | None = None) -> Callable[[Callable[..., Detector]], Callable[..., Detector]]:
@@ -82,5 +81,5 @@ def create_detector(name: str, **options: Any) -> Detector:
     return det
 
 
-__all__ = ["ENTRY_POINT_GROUP", "Detector", "DetectorEntry", "DetectorError", "create_detector", "get_detector",
+__all__ = ["ENTRY_POINT_GROUP", "Detector", "DetectorError", "create_detector", "get_detector",
            "list_detectors", "register_detector"]

@@ -5,7 +5,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -152,13 +152,3 @@ def list_files(folder: Path, pattern: re.Pattern[str], what: str) -> list[tuple[
 
 def subdirs(folder: Path) -> list[str]:
     return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
-
-
-def split_counts(sequences: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, Any]] = {}
-    for s in sequences:
-        d = out.setdefault(s["split"], {"tracklets": 0, "identities": set(), "frames": 0})
-        d["tracklets"] += 1
-        d["identities"].add(s["person_id"])
-        d["frames"] += len(s["paths"])
-    return {k: {**v, "identities": len(v["identities"])} for k, v in out.items()}
