@@ -29,8 +29,14 @@ class FrameStageConfig:
     flip: bool = True
     random_erasing: float = 0.5  # probability per frame; 0 disables
     frames_per_tracklet: int | None = None  # None: every train frame in every epoch
-    workers: int = 4
-    gpu_decode: bool = True  # decode JPEGs on the GPU when training on CUDA
+    workers: int | None = None  # decoding threads (or processes); None: a core each but one, at most 16
+    decoder: str = "threads"  # threads | processes | nvjpeg (see benchmark.frames)
+
+    def __post_init__(self) -> None:
+        from .frames import DECODERS
+
+        if self.decoder not in DECODERS:
+            raise ValueError(f"frame.decoder: {self.decoder!r} is not one of {', '.join(DECODERS)}")
 
 
 @dataclass

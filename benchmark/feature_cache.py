@@ -15,6 +15,7 @@ cache is reused only when both hashes and the shape match; anything else is
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -93,15 +94,19 @@ def extract_features(
     *,
     device: torch.device,
     batch_size: int = 512,
-    workers: int = 4,
-    gpu_decode: bool = True,
+    workers: int | None = None,
+    decoder: str = "threads",
+    fuse: bool = True,
     log: Callable[[str], None] = print,
     progress: bool = True,
 ) -> FeatureCache:
     """Embed every frame of ``ds`` with the backbone in ``checkpoint``, or reuse the cache.
 
     Batches run across tracklets (not one tracklet at a time), under bf16
-    autocast and channels-last on CUDA; an interrupted extraction resumes.
+    autocast and channels-last on CUDA, with BatchNorm folded into the
+    convolutions (``fuse``); features come back through a ring of pinned
+    buffers, so the loop never waits for the device.  An interrupted
+    extraction resumes from the last rows flushed to disk.
     """
     from tqdm import tqdm
 
@@ -115,7 +120,10 @@ def extract_features(
         return open_cache(folder, dataset_sha=ds_sha, checkpoint_sha=ckpt_sha, num_frames=n)
     folder.mkdir(parents=True, exist_ok=True)
     model, extra = load_checkpoint(checkpoint, return_extra=True)
-    model = model.to(device).to(memory_format=torch.channels_last).eval()
+    dim = model.embed_dim
+    model = inference_model(model, device, fuse=fuse)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one batch shape throughout: autotune once
     h, w = input_size(extra)
     fpath = folder / "features.npy"
     prog_path = folder / "progress.json"
@@ -123,7 +131,7 @@ def extract_features(
     if fpath.exists() and prog_path.exists():
         feats = np.load(fpath, mmap_mode="r+")
         p = json.loads(prog_path.read_text())
-        if feats.shape == (n, model.embed_dim) and p.get("checkpoint_sha256") == ckpt_sha:
+        if feats.shape == (n, dim) and p.get("checkpoint_sha256") == ckpt_sha:
             done = int(p["rows_done"])
             log(f"feature cache: resuming {folder.name} at frame {done}/{n}")
         else:
@@ -131,32 +139,33 @@ def extract_features(
     else:
         feats = None
     if feats is None:
-        feats = np.lib.format.open_memmap(fpath, mode="w+", dtype=np.float32, shape=(n, model.embed_dim))
+        feats = np.lib.format.open_memmap(fpath, mode="w+", dtype=np.float32, shape=(n, dim))
         done = 0
     base = ds.image_root
     paths = [str(base / p) for p in ds.frames["path"].tolist()]
     t0 = time.perf_counter()
     order = np.arange(done, n)
-    loader = make_loader(paths, None, height=h, width=w, batch_size=batch_size, order=order, workers=workers, device=device, gpu_decode=gpu_decode)
-    row = done
-    pending = []
+    loader = make_loader(paths, None, height=h, width=w, batch_size=batch_size, order=order, workers=workers, device=device, decoder=decoder)
+    sink = _FeatureSink(feats, done, prog_path, ckpt_sha, device, batch_size, dim)
     with torch.inference_mode():
-        for x, _ in tqdm(loader, total=(len(order) + batch_size - 1) // batch_size, desc="frame features", disable=not progress, leave=False, unit="batch"):
-            with autocast(device):
-                e = model(normalize(x))
-            pending.append(e.float())
-            # copy back in groups: one device->host transfer per ~8 batches, not per batch
-            if len(pending) == 8:
-                row = _flush(pending, feats, row, prog_path, ckpt_sha)
-        row = _flush(pending, feats, row, prog_path, ckpt_sha)
-    feats.flush()
+        try:
+            for x, _ in tqdm(loader, total=(len(order) + batch_size - 1) // batch_size, desc="frame features", disable=not progress, leave=False, unit="batch"):
+                with autocast(device):
+                    e = model(normalize(x))
+                sink.put(e)
+        except BaseException:
+            # keep what was embedded before the failure (a bad frame, Ctrl-C): the re-run resumes there
+            with contextlib.suppress(Exception):
+                sink.close()
+            raise
+        sink.close()
     pd.DataFrame({"tracklet_id": ds.frames["tracklet_id"].to_numpy(), "frame_index": ds.frames["frame_index"].to_numpy()}).to_parquet(folder / "index.parquet", index=False)
     manifest = {
         "checkpoint": str(Path(checkpoint).resolve()),
         "checkpoint_sha256": ckpt_sha,
         "dataset": str(ds.root.resolve()),
         "dataset_sha256": ds_sha,
-        "shape": [n, model.embed_dim],
+        "shape": [n, dim],
         "dtype": "float32",
         "input_size": [h, w],
         "tool_version": code_version(),
@@ -171,16 +180,80 @@ def extract_features(
     return FeatureCache(folder, np.load(fpath, mmap_mode="r"), manifest)
 
 
-def _flush(pending: list[torch.Tensor], feats: np.ndarray, row: int, prog_path: Path, ckpt_sha: str) -> int:
-    if not pending:
-        return row
-    block = torch.cat(pending).cpu().numpy()
-    pending.clear()
-    feats[row : row + len(block)] = block
-    row += len(block)
-    feats.flush()
-    prog_path.write_text(json.dumps({"rows_done": row, "checkpoint_sha256": ckpt_sha}))
-    return row
+def inference_model(model: torch.nn.Module, device: torch.device, *, fuse: bool = True) -> torch.nn.Module:
+    """The backbone for extraction: eval mode, on ``device``, channels-last, and with
+    each BatchNorm folded into the convolution before it (``torch.fx``'s
+    ``fuse``) — in eval mode BN is an affine map, so folding changes nothing but
+    the rounding and saves a memory-bound pass per layer.  Networks FX cannot
+    trace run unfused."""
+    model = model.eval()
+    if fuse:
+        from torch.fx.experimental.optimization import fuse as fx_fuse
+
+        try:
+            model = fx_fuse(model)
+        except Exception:  # noqa: BLE001 - an untraceable network is still a valid backbone
+            pass
+    return model.to(device).to(memory_format=torch.channels_last)
+
+
+class _FeatureSink:
+    """Features from the device into the memmap without stalling the loop.
+
+    Each batch is copied into one of ``ring`` pinned host buffers behind an
+    event; a buffer is written to the memmap only when it comes round again,
+    by which time its copy has long finished.  Progress is made durable
+    (memmap flushed, then ``progress.json``) every ``every_s`` seconds, not per
+    batch: an msync per batch would stall the device.
+    """
+
+    def __init__(self, feats: np.ndarray, row: int, prog_path: Path, ckpt_sha: str, device: torch.device, batch: int, dim: int, ring: int = 4, every_s: float = 15.0) -> None:
+        self.feats, self.row, self.prog_path, self.ckpt_sha = feats, row, prog_path, ckpt_sha
+        self.cuda = device.type == "cuda"
+        self.bufs = [torch.empty((batch, dim), dtype=torch.float32, pin_memory=self.cuda) for _ in range(ring)]
+        self.inflight: list[tuple[int, int, torch.cuda.Event | None] | None] = [None] * ring
+        self.k = 0
+        self.written = row
+        self.every_s = every_s
+        self.last = time.monotonic()
+
+    def put(self, e: torch.Tensor) -> None:
+        s = self.k % len(self.bufs)
+        self._drain(s)
+        n = e.shape[0]
+        self.bufs[s][:n].copy_(e.float(), non_blocking=self.cuda)
+        ev = None
+        if self.cuda:
+            ev = torch.cuda.Event()
+            ev.record()
+        self.inflight[s] = (self.row, n, ev)
+        self.row += n
+        self.k += 1
+
+    def _drain(self, s: int) -> None:
+        item = self.inflight[s]
+        if item is None:
+            return
+        start, n, ev = item
+        if ev is not None:
+            ev.synchronize()
+        self.feats[start : start + n] = self.bufs[s][:n].numpy()
+        self.written = start + n
+        self.inflight[s] = None
+        if time.monotonic() - self.last > self.every_s:
+            self._commit()
+
+    def _commit(self) -> None:
+        self.feats.flush()
+        tmp = self.prog_path.with_name(f".{self.prog_path.name}.tmp")
+        tmp.write_text(json.dumps({"rows_done": self.written, "checkpoint_sha256": self.ckpt_sha}))
+        os.replace(tmp, self.prog_path)
+        self.last = time.monotonic()
+
+    def close(self) -> None:
+        for i in range(len(self.bufs)):
+            self._drain((self.k + i) % len(self.bufs))
+        self._commit()
 
 
 def input_size(extra: dict) -> tuple[int, int]:

@@ -88,7 +88,7 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
             continue  # under torchrun only stage (a) is distributed; rank 0 does the rest
         cache = extract_features(
             dt, ckpt, req.run_dir / "cache", device=device, batch_size=cfg.feature_batch,
-            workers=cfg.frame.workers, gpu_decode=cfg.frame.gpu_decode, log=log, progress=req.progress,
+            workers=cfg.frame.workers, decoder=cfg.frame.decoder, log=log, progress=req.progress,
         )
         ckpt_sha = cache.manifest["checkpoint_sha256"]
         feats = torch.from_numpy(np.array(cache.features)).to(device)

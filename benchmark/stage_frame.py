@@ -24,7 +24,7 @@ from gltr import build_backbone, save_checkpoint
 from protocols import Dataset
 
 from .config import FrameStageConfig
-from .frames import make_loader, normalize, random_erasing, random_flip
+from .frames import default_workers, make_loader, normalize, random_erasing, random_flip
 from .runtime import atomic_torch_save, autocast
 
 BACKBONE_FILE = "backbone.pt"
@@ -148,7 +148,7 @@ def train_frame_model(
         order = order[: len(order) // world * world][rank::world]
         loader = make_loader(
             paths, labels, height=cfg.height, width=cfg.width, batch_size=cfg.batch_size, order=order,
-            workers=cfg.workers, device=device, gpu_decode=cfg.gpu_decode,
+            workers=cfg.workers if cfg.workers is not None else max(1, default_workers() // world), device=device, decoder=cfg.decoder,
         )
         total = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
