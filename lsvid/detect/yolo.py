@@ -53,6 +53,18 @@ def check_weights(weights: str | os.PathLike | None) -> str:
     return str(path)
 
 
+def onnx_input_size(path: str) -> int | None:
+    """The square input size an ONNX graph was exported with, or ``None`` when its size is dynamic."""
+    import onnxruntime
+
+    try:
+        shape = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"]).get_inputs()[0].shape
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise DetectorError(f"yolo: {path} is not a loadable ONNX model ({e})") from e
+    h, w = shape[-2:]
+    return max(h, w) if isinstance(h, int) and isinstance(w, int) else None
+
+
 def find_person_class(names: dict[int, str], weights: str) -> int:
     """The class id of people: a single-class model's only class, a class named person, or 0 of an
     80-class (COCO-ordered) model."""
@@ -103,7 +115,11 @@ class YoloDetector(Detector):
         self.batch_size = int(batch_size)
         # An ONNX graph is usually exported for one batch size: feed it one frame at a time.
         self._per_frame = source.endswith(".onnx")
-        trained = self.model.overrides.get("imgsz") or 640  # ultralytics keeps the training size with the weights
+        fixed = onnx_input_size(source) if self._per_frame else None
+        if fixed is not None and imgsz is not None and int(imgsz) != fixed:
+            raise DetectorError(f"yolo: {source} was exported for {fixed} px inputs, not imgsz={imgsz}; "
+                                "leave imgsz unset, or export again at that size")
+        trained = fixed or self.model.overrides.get("imgsz") or 640  # ultralytics keeps the training size with the weights
         self.imgsz = int(imgsz) if imgsz is not None else int(max(trained) if isinstance(trained, (list, tuple)) else trained)
         self._args: dict[str, Any] = dict(imgsz=self.imgsz, conf=float(conf), iou=float(iou), classes=[self.person_class],
                                           device=self.device, max_det=int(max_det), verbose=False)

@@ -33,14 +33,17 @@ def test_missing_weights_name_the_file_and_the_offline_alternatives(tmp_path):
         create_detector("yolo", weights="yolov8n.pt")  # a hub name is not fetched
 
 
-def test_onnx_without_onnxruntime_says_so(tmp_path):
+def test_onnx_without_onnxruntime_says_so(tmp_path, monkeypatch):
+    import importlib.util
+
+    from lsvid.detect import yolo
+
     fake = tmp_path / "m.onnx"
     fake.write_bytes(b"not really")
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        with pytest.raises(DetectorError, match="onnxruntime"):
-            create_detector("yolo", weights=str(fake))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(yolo.importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    with pytest.raises(DetectorError, match=r"m\.onnx is ONNX, which needs onnxruntime"):
+        create_detector("yolo", weights=str(fake))
 
 
 def test_person_class_from_the_model_names():
@@ -90,8 +93,28 @@ def test_train_detector_offline_then_yolo_loads_the_weights(tiny_footage, tmp_pa
     assert det.person_class == 0 and det.model.names == {0: "person"}
     assert det.imgsz == 160  # the size it was trained at
     video = find_videos(tiny_footage)[0]
-    out_boxes = det.detect(_frames(video, 4), [0, 1, 2, 3])
+    frames = _frames(video, 4)
+    out_boxes = det.detect(frames, [0, 1, 2, 3])
     assert_well_formed(out_boxes, 4, 320, 180)
+    assert sum(len(b) for b in out_boxes) > 0
+    # the same weights exported to ONNX (a fixed batch of one): the detector feeds it frame by frame
+    from ultralytics import YOLO
+
+    onnx_path = YOLO(str(out)).export(format="onnx", imgsz=160, dynamic=False)
+    via_onnx = create_detector("yolo", weights=onnx_path, conf=0.001, device="cpu")
+    assert via_onnx.imgsz == 160 and via_onnx.person_class == 0  # read from the graph's fixed input
+    with pytest.raises(DetectorError, match="exported for 160 px inputs, not imgsz=320"):
+        create_detector("yolo", weights=onnx_path, imgsz=320, device="cpu")
+    onnx_boxes = via_onnx.detect(frames, [0, 1, 2, 3])
+    assert_well_formed(onnx_boxes, 4, 320, 180)
+    for a, b in zip(out_boxes, onnx_boxes):
+        # ONNX Runtime and PyTorch round differently, so near-tied boxes may swap or cross the
+        # confidence floor; the most confident box and the leading scores agree
+        assert len(a) and len(b)
+        a, b = a[np.argsort(-a[:, 4])], b[np.argsort(-b[:, 4])]
+        np.testing.assert_allclose(a[0, :4], b[0, :4], atol=1.0)
+        k = min(len(a), len(b), 3)
+        np.testing.assert_allclose(a[:k, 4], b[:k, 4], atol=1e-3)
     assert attempts == []
 
 
