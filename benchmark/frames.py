@@ -235,6 +235,10 @@ def _threaded_batches(
         s, idx = k % ring, batches[k]
         return [pool.submit(fill, slots[s][j : j + chunk], idx[j : j + chunk], freed[s]) for j in range(0, len(idx), chunk)]
 
+    # each thread decodes whole frames; OpenCV splitting every small image over its own pool
+    # as well would only oversubscribe the cores (the process decoder does the same per worker)
+    cv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
     queued = deque(submit(k) for k in range(ring))
     try:
         for k, idx in enumerate(batches):
@@ -264,6 +268,7 @@ def _threaded_batches(
             for f in futs:
                 f.cancel()
         pool.shutdown(wait=True)
+        cv2.setNumThreads(cv_threads)
 
 
 def _one_thread(_: int) -> None:
