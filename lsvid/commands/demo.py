@@ -52,9 +52,9 @@ def tracklet_features(ds: Dataset) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def native_check(out: Path, seed: int) -> list[dict]:
+def native_check(out: Path, seed: int, progress: bool = True) -> list[dict]:
     rows = []
-    for name in tqdm(NATIVE, desc="public dataset layouts", leave=False):
+    for name in tqdm(NATIVE, desc="public dataset layouts", leave=False, disable=not progress):
         native = out / "native" / name
         if native.exists():
             shutil.rmtree(native)
@@ -119,7 +119,7 @@ def demo_cmd(out: Path, seed: int, methods: str, identities: int, seconds: float
     rep = render(runs / "leaderboard.parquet", runs / "report", run_dir=runs)
     click.echo(Path(rep["markdown"]).read_text().split("## All methods")[0].strip())
     click.echo("[5/5] the five public datasets' native layouts (toy copies), colour-histogram baseline")
-    rows = native_check(out, seed)
+    rows = native_check(out, seed, progress=progress)
     click.echo(f"{'dataset':<7} {'trials':>6} {'mAP':>7} {'R1':>7}")
     for r in rows:
         click.echo(f"{r['dataset']:<7} {r['trials']:>6} {r['mAP']:>7.1%} {r['rank1']:>7.1%}")
