@@ -122,8 +122,6 @@ def extract_features(
     model, extra = load_checkpoint(checkpoint, return_extra=True)
     dim = model.embed_dim
     model = inference_model(model, device, fuse=fuse)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # one batch shape throughout: autotune once
     h, w = input_size(extra)
     fpath = folder / "features.npy"
     prog_path = folder / "progress.json"
@@ -147,7 +145,8 @@ def extract_features(
     order = np.arange(done, n)
     loader = make_loader(paths, None, height=h, width=w, batch_size=batch_size, order=order, workers=workers, device=device, decoder=decoder)
     sink = _FeatureSink(feats, done, prog_path, ckpt_sha, device, batch_size, dim)
-    with torch.inference_mode():
+    # one batch shape throughout, so autotuning cuDNN once pays; only here (stage (b) sees many shapes)
+    with torch.inference_mode(), _cudnn_benchmark(device.type == "cuda"):
         try:
             for x, _ in tqdm(loader, total=(len(order) + batch_size - 1) // batch_size, desc="frame features", disable=not progress, leave=False, unit="batch"):
                 with autocast(device):
@@ -178,6 +177,17 @@ def extract_features(
         prog_path.unlink()
     log(f"feature cache: {n} frames in {manifest['seconds']} s -> {folder}")
     return FeatureCache(folder, np.load(fpath, mmap_mode="r"), manifest)
+
+
+@contextlib.contextmanager
+def _cudnn_benchmark(on: bool):
+    """cuDNN autotuning switched on for the block only (the flag is process-wide)."""
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = before or on
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 def inference_model(model: torch.nn.Module, device: torch.device, *, fuse: bool = True) -> torch.nn.Module:
