@@ -4,9 +4,9 @@ Three decoders, chosen by ``make_loader(decoder=...)``:
 
 * ``threads`` (default): a thread pool decodes with OpenCV (which releases the
   GIL) straight into a ring of pinned ``(B, H, W, 3)`` host buffers, and each
-  batch is copied to the device on a side stream.  No inter-process copies, no per-batch pinning:
-  this is the fast path on a GPU host, where moving 100 MB decoded batches
-  between worker processes costs more than decoding them;
+  batch is copied to the device on a side stream.  No inter-process copies,
+  no per-batch pinning: the fast path on a GPU host, where moving 100 MB
+  decoded batches between worker processes costs more than decoding them;
 * ``processes``: ``DataLoader`` worker processes decode with OpenCV;
 * ``nvjpeg``: workers only read bytes and nvJPEG decodes on the GPU.
 
@@ -38,22 +38,17 @@ class FrameReadError(RuntimeError):
 
 def read_frame(path: str, height: int, width: int) -> np.ndarray:
     """``(height, width, 3)`` RGB uint8, or :class:`FrameReadError` naming ``path``."""
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        if not os.path.exists(path):
-            raise FrameReadError(f"{path}: missing frame image")
-        raise FrameReadError(f"{path}: not a readable image (corrupt or unsupported format)")
-    if img.shape[:2] != (height, width):
-        img = cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.ascontiguousarray(img[:, :, ::-1])
+    out = np.empty((height, width, 3), np.uint8)
+    decode_into(out, path)
+    return out
 
 
 def decode_into(dst: np.ndarray, path: str) -> None:
     """Decode the image at ``path`` into ``dst``, an ``(H, W, 3)`` uint8 RGB array view,
-    resizing bilinearly when the sizes differ — pixel for pixel what
-    :func:`read_frame` returns, without its intermediate copies: the BGR->RGB
-    swap writes straight into ``dst``.  OpenCV releases the GIL, so threads
-    decode in parallel.  Raises :class:`FrameReadError` naming ``path``."""
+    resizing bilinearly when the sizes differ; the BGR->RGB swap writes straight
+    into ``dst``, so a batch buffer needs no further copy.  OpenCV releases the
+    GIL, so threads decode in parallel.  Raises :class:`FrameReadError` naming
+    ``path``."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
