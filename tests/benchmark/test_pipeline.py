@@ -126,6 +126,9 @@ def kill_after_epoch(p: subprocess.Popen, state: Path, epoch: int, timeout: floa
         except (FileNotFoundError, RuntimeError, EOFError):
             pass
         time.sleep(0.01)
+    if p.poll() is not None:
+        out = p.stdout.read() if p.stdout else ""
+        raise AssertionError(f"the run ended (exit {p.returncode}) before its state recorded epoch {epoch}:\n{out[-3000:]}")
     p.send_signal(signal.SIGKILL)
     p.wait()
 

@@ -1,4 +1,5 @@
 """The aggregator registry: register/create/list, duplicates, entry points, --plugin."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -100,7 +101,7 @@ def test_entry_point_plugin_is_loaded_lazily(tmp_path, monkeypatch):
     x = torch.arange(12.0).reshape(1, 3, 4)
     assert create_aggregator("last_frame", 4)(x).tolist() == [[8.0, 9.0, 10.0, 11.0]]
     # and from a fresh process through the command line
-    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ["PYTHONPATH"]])}
     out = subprocess.run([sys.executable, "-m", "lsvid.cli", "bench", "--dataset", str(tmp_path), "--list"], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "first_frame" in out.stdout and "last_frame" in out.stdout and "gltr" in out.stdout
