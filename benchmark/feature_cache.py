@@ -16,7 +16,6 @@ cache is reused only when both hashes and the shape match; anything else is
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import time
@@ -30,26 +29,16 @@ import torch
 
 from gltr import load_checkpoint
 from protocols import Dataset
-from protocols.schema import FRAMES_FILE, TRACKLETS_FILE
 
+from .fingerprint import dataset_fingerprint, file_sha256
 from .frames import make_loader, normalize
 from .runtime import autocast, code_version
-from .stage_frame import file_sha256
 
 MANIFEST = "manifest.json"
 
 
 class StaleCacheError(RuntimeError):
     """A cache folder does not belong to the dataset or checkpoint asked for."""
-
-
-def dataset_fingerprint(ds: Dataset) -> str:
-    """SHA-256 over the two tables and the image root: what the features depend on."""
-    h = hashlib.sha256()
-    for name in (TRACKLETS_FILE, FRAMES_FILE):
-        h.update(file_sha256(ds.root / name).encode())
-    h.update(str(ds.image_root.resolve()).encode())
-    return h.hexdigest()
 
 
 @dataclass

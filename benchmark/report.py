@@ -140,10 +140,12 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
         images.append(p.name)
         if run_dir is not None:
             method = strips_method or ("gltr" if "gltr" in methods else methods[-1])
-            rows = df[(df.dataset == d) & (df.method == method)]
+            rows = df[(df.dataset == d) & (df.method == method)].sort_values(["created", "trial"], kind="stable")
             if len(rows):
                 s = out / f"strips_{d}_{method}.png"
-                if retrieval_strips(Path(run_dir) / d / "trial0" / method / "topk.npz", Path(rows.iloc[-1].dataset_path), s):
+                last = rows[rows.trial == rows.trial.min()].iloc[-1]
+                folder = last.run_folder if isinstance(last.run_folder, str) else f"{d}/trial{last.trial}/{method}"  # rows from before run_folder
+                if retrieval_strips(Path(run_dir) / folder / "topk.npz", Path(last.dataset_path), s):
                     strips.append((d, method, s.name))
     md = [
         "# Leaderboard",

@@ -23,6 +23,7 @@ COLUMNS = [
     "dataset", "method", "backbone", "trial", "mAP", "rank1", "rank5", "rank10", "rank20", "cmc",
     "num_valid_queries", "num_queries", "rerank", "metric", "options", "config", "config_hash", "seed",
     "code_version", "device", "wall_time_s", "dataset_path", "dataset_sha256", "checkpoint_sha256", "created",
+    "run_folder",  # the method's folder under the run directory (its models and top-k ranks)
 ]
 
 
@@ -45,7 +46,11 @@ def read_leaderboard(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         return pd.DataFrame(columns=COLUMNS)
-    return pd.read_parquet(path)
+    df = pd.read_parquet(path)
+    for c in COLUMNS:  # a file written before a column existed
+        if c not in df.columns:
+            df[c] = None
+    return df
 
 
 def append_row(path: str | os.PathLike, row: dict[str, Any]) -> None:

@@ -6,6 +6,12 @@ given weights), the feature cache embeds every frame once, then each method
 is trained on the cached features (stage (b)) and scored under the dataset's
 protocol.  Everything lands under ``run_dir`` and is resumable: a finished
 cell is skipped, a partial stage continues from its last checkpoint.
+
+Each stage's folder is named by a hash of the settings its result depends on
+(``<dataset>/trial<k>/frame-<key>``, ``<dataset>/trial<k>/<method>-<key>``,
+the settings in each folder's ``run.json``), so runs of another seed, config
+or initial weights never pick up each other's models, and can share one
+``run_dir``.
 """
 from __future__ import annotations
 
@@ -23,12 +29,13 @@ from protocols import read_dataset
 from protocols.evaluation import evaluate_dataset
 
 from .config import BenchConfig
-from .feature_cache import dataset_fingerprint, extract_features
+from .feature_cache import extract_features
+from .fingerprint import dataset_fingerprint, weights_id
 from .registry import get_aggregator, import_plugin
 from .results import append_row, config_hash, has_cell
-from .runtime import code_version, device_name, resolve_device, seed_everything
-from .stage_aggregator import SequenceIndex, embed_sequences, train_aggregator
-from .stage_frame import init_distributed, train_frame_model
+from .runtime import code_version, device_name, resolve_device, run_key, seed_everything
+from .stage_aggregator import SequenceIndex, aggregator_run_spec, embed_sequences, train_aggregator
+from .stage_frame import frame_run_spec, init_distributed, train_frame_model
 
 TOPK = 10
 
@@ -66,6 +73,10 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
     trials = list(range(ds.num_trials)) if req.trials is None else list(req.trials)
     rows = []
     cfg_json = cfg.to_json()
+    if req.backbone_weights is not None:
+        # the initial weights decide the results as much as the config does: part of the cell's key
+        init = {"backbone_weights": weights_id(req.backbone_weights), "finetune": bool(req.finetune)}
+        cfg_json = json.dumps({**json.loads(cfg_json), "init": init}, sort_keys=True)
     for trial in trials:
         dt = ds.for_trial(trial)
         tdir = req.run_dir / ds.name / f"trial{trial}"
@@ -80,9 +91,10 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
         if req.backbone_weights is not None and not req.finetune:
             ckpt = Path(req.backbone_weights)
         else:
+            spec = frame_run_spec(dt, cfg.frame, seed=cfg.seed + trial, init_weights=req.backbone_weights, dataset_sha=ds_sha)
             ckpt = train_frame_model(
-                dt, cfg.frame, out_dir=tdir / "frame", device=device, seed=cfg.seed + trial,
-                init_weights=req.backbone_weights, log=log, progress=req.progress,
+                dt, cfg.frame, out_dir=tdir / f"frame-{run_key(spec)}", device=device, seed=cfg.seed + trial,
+                init_weights=req.backbone_weights, log=log, progress=req.progress, dataset_sha=ds_sha,
             )
         if rank != 0:
             continue  # under torchrun only stage (a) is distributed; rank 0 does the rest
@@ -97,11 +109,16 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
             opts = req.method_options.get(method, {})
             t0 = time.perf_counter()
             seed_everything(cfg.seed + trial)
-            agg = train_aggregator(method, opts, dt, feats, index, cfg.agg, device=device, out_dir=tdir / method, seed=cfg.seed + trial, log=log, progress=req.progress)
+            spec = aggregator_run_spec(method, opts, dt, feats, cfg.agg, seed=cfg.seed + trial, features_id=cache.folder.name)
+            mdir = tdir / f"{method}-{run_key(spec)}"
+            agg = train_aggregator(
+                method, opts, dt, feats, index, cfg.agg, device=device, out_dir=mdir, seed=cfg.seed + trial,
+                log=log, progress=req.progress, features_id=cache.folder.name,
+            )
             video = embed_sequences(agg, feats, index, np.arange(len(dt.tracklets)), device=device, max_frames=cfg.agg.eval_batch_frames)
             res = evaluate_dataset(ds, video, metric=cfg.metric, rerank=cfg.rerank, trials=[trial])[0].result
             wall = time.perf_counter() - t0
-            _save_topk(tdir / method, dt, video, cfg.metric)
+            _save_topk(mdir, dt, video, cfg.metric)
             row = {
                 "dataset": ds.name,
                 "method": method,
@@ -123,6 +140,7 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
                 "dataset_path": str(Path(req.dataset).resolve()),
                 "dataset_sha256": ds_sha,
                 "checkpoint_sha256": ckpt_sha,
+                "run_folder": mdir.relative_to(req.run_dir).as_posix(),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             }
             append_row(board, row)

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import random
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,4 +63,63 @@ def atomic_torch_save(obj, path: Path) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+RUN_FILE = "run.json"
+
+
+class StaleRunError(RuntimeError):
+    """A stage's output folder holds a run of other settings; it is never silently reused."""
+
+
+def _canonical(spec: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(spec, sort_keys=True))
+
+
+def run_key(spec: dict[str, Any]) -> str:
+    """12 hex digits naming a stage's settings (its folder name in a run directory)."""
+    return hashlib.sha256(json.dumps(_canonical(spec), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def claim_run(folder: str | os.PathLike, spec: dict[str, Any]) -> None:
+    """Bind ``folder`` to the settings ``spec`` (everything its results depend on).
+
+    The first call writes ``run.json``; later calls check it, so a finished
+    model or a resumable state is only ever reused by a run of the same
+    settings.  A folder holding results but no ``run.json`` (written by an
+    older version) cannot be checked and is refused too.  Raises
+    :class:`StaleRunError` naming the folder and every differing setting.
+    """
+    folder = Path(folder)
+    path = folder / RUN_FILE
+    spec = _canonical(spec)
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise StaleRunError(f"{path}: unreadable ({e}); delete the folder to start this stage afresh") from None
+        if old != spec:
+            a, b = _flat(old), _flat(spec)
+            diffs = [f"{k}: {a.get(k, '(unset)')!r} -> {b.get(k, '(unset)')!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            raise StaleRunError(
+                f"{folder}: holds a run of other settings ({'; '.join(diffs)}); "
+                "its models would not be what was asked for. Use another output folder or delete this one."
+            )
+        return
+    leftovers = sorted(p.name for p in folder.glob("*.pt")) if folder.is_dir() else []
+    if leftovers:
+        raise StaleRunError(f"{folder}: holds {', '.join(leftovers)} but no {RUN_FILE}, so its settings cannot be checked; delete the folder to start this stage afresh")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{RUN_FILE}.tmp"
+    tmp.write_text(json.dumps(spec, indent=2, sort_keys=True))
     os.replace(tmp, path)

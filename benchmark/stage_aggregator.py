@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,11 +25,14 @@ import torch.nn.functional as F
 from protocols import Dataset
 
 from .config import AggregatorStageConfig
+from .fingerprint import tensor_fingerprint
 from .registry import create_aggregator
-from .runtime import atomic_torch_save, autocast
+from .runtime import atomic_torch_save, autocast, claim_run
 
 FINAL_FILE = "aggregator.pt"
 STATE_FILE = "train_state.pt"
+# settings that change how fast a stage runs, never what it learns
+AGG_EXECUTION_FIELDS = ("eval_batch_frames", "checkpoint_every")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,24 @@ def windows(start: torch.Tensor, length: torch.Tensor, seq_len: int, generator: 
     return torch.where(mask, rows, start[:, None]), mask
 
 
+def aggregator_run_spec(
+    method: str, options: dict[str, Any], ds: Dataset, feats: torch.Tensor, cfg: AggregatorStageConfig, *, seed: int, features_id: str | None = None
+) -> dict:
+    """Everything a trained aggregator depends on: the method and its options, the
+    frame features (``features_id``, e.g. the cache folder's name, or a content
+    sample of ``feats``), the trial, the config (less its execution fields) and
+    the seed."""
+    return {
+        "stage": "aggregator",
+        "method": method,
+        "options": options,
+        "features": features_id or tensor_fingerprint(feats),
+        "trial": ds.trial,
+        "config": {k: v for k, v in asdict(cfg).items() if k not in AGG_EXECUTION_FIELDS},
+        "seed": int(seed),
+    }
+
+
 def train_aggregator(
     method: str,
     options: dict[str, Any],
@@ -102,12 +123,19 @@ def train_aggregator(
     seed: int = 0,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    features_id: str | None = None,
 ) -> torch.nn.Module:
-    """Train ``method`` on the train split of ``ds`` (resuming if interrupted); returns it in eval mode."""
+    """Train ``method`` on the train split of ``ds`` (resuming if interrupted); returns it in eval mode.
+
+    ``out_dir`` is bound to the run's settings (:func:`aggregator_run_spec`,
+    kept in ``run.json``): a finished or partial model there is only reused by
+    a run of the same settings; otherwise
+    :class:`~benchmark.runtime.StaleRunError`.
+    """
     from tqdm import tqdm
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_run(out, aggregator_run_spec(method, options, ds, feats, cfg, seed=seed, features_id=features_id))
     torch.manual_seed(seed)
     tr = ds.tracklets
     train = (tr["split"] == "train").to_numpy() & ~tr["person_id"].isin(list(ds.protocol.junk_pids)).to_numpy()

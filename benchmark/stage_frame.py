@@ -7,7 +7,6 @@ its own share of each epoch's frames; only rank 0 writes files.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -24,8 +23,9 @@ from gltr import build_backbone, save_checkpoint
 from protocols import Dataset
 
 from .config import FrameStageConfig
+from .fingerprint import dataset_fingerprint, file_sha256, weights_id
 from .frames import default_workers, make_loader, normalize, random_erasing, random_flip
-from .runtime import atomic_torch_save, autocast
+from .runtime import atomic_torch_save, autocast, claim_run
 
 BACKBONE_FILE = "backbone.pt"
 STATE_FILE = "train_state.pt"
@@ -88,12 +88,24 @@ def init_distributed(device: torch.device) -> tuple[int, int]:
     return _dist_info()
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+# settings that change how fast a stage runs, never what it learns
+FRAME_EXECUTION_FIELDS = ("workers", "decoder")
+
+
+def frame_run_spec(
+    ds: Dataset, cfg: FrameStageConfig, *, seed: int, init_weights: str | os.PathLike | None = None, dataset_sha: str | None = None
+) -> dict:
+    """Everything the trained backbone depends on: the dataset's content and trial,
+    the config (less its execution fields), the seed and the initial weights."""
+    config = {k: v for k, v in asdict(cfg).items() if k not in FRAME_EXECUTION_FIELDS}
+    return {
+        "stage": "frame",
+        "dataset_sha256": dataset_sha or dataset_fingerprint(ds),
+        "trial": ds.trial,
+        "config": config,
+        "seed": int(seed),
+        "init_weights": weights_id(init_weights),
+    }
 
 
 def train_frame_model(
@@ -106,21 +118,24 @@ def train_frame_model(
     init_weights: str | os.PathLike | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    dataset_sha: str | None = None,
 ) -> Path:
     """Train (or resume, or reuse) the frame backbone; returns the checkpoint path.
 
-    A finished model in ``out_dir`` is reused as it is; a partial run resumes
-    from its last completed epoch.
+    ``out_dir`` is bound to the run's settings (:func:`frame_run_spec`, kept in
+    ``run.json``): a finished model there is reused and a partial run resumes
+    from its last completed epoch only when the settings match; otherwise
+    :class:`~benchmark.runtime.StaleRunError`.
     """
     from tqdm import tqdm
 
     out = Path(out_dir)
     final = out / BACKBONE_FILE
-    if final.exists():
-        return final
     rank, world = _dist_info()
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
+        claim_run(out, frame_run_spec(ds, cfg, seed=seed, init_weights=init_weights, dataset_sha=dataset_sha))
+    if final.exists():
+        return final
     paths, labels, tids, ids = train_frames(ds, ds.protocol.junk_pids)
     torch.manual_seed(seed)
     model = build_backbone(cfg.backbone, embed_dim=cfg.embed_dim, num_classes=len(ids), weights=init_weights or "random")

@@ -105,6 +105,64 @@ def test_cache_is_reused_and_mismatch_refused(dataset, tmp_path):
         extract_features(ds, ckpt, tmp_path / "cache", device=dev, progress=False, log=lambda s: None)
 
 
+def test_other_seeds_and_configs_never_reuse_each_others_models(dataset, tmp_path):
+    """One run directory, several settings: each stage reuses only work of its own settings."""
+    runs = tmp_path / "runs"
+
+    def bench(seed: int, **changes) -> pd.Series:
+        cfg = json.loads(json.dumps(SMALL))
+        for key, value in changes.items():
+            stage, field = key.split("__")
+            cfg[stage][field] = value
+        (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+        args = ["bench", "--dataset", str(dataset), "--methods", "dtp", "--config", str(tmp_path / "cfg.json"), "--out", str(runs), "--quiet", "--seed", str(seed)]
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 0, r.output
+        return pd.read_parquet(runs / "leaderboard.parquet").iloc[-1]
+
+    def folders(prefix: str) -> int:
+        return len(list((runs / "mars" / "trial0").glob(f"{prefix}-*")))
+
+    a = bench(0)
+    b = bench(1)  # another seed: its own frame CNN and aggregator, not seed 0's
+    assert (folders("frame"), folders("dtp")) == (2, 2)
+    assert a.checkpoint_sha256 != b.checkpoint_sha256 and a.run_folder != b.run_folder
+    c = bench(0, agg__epochs=3)  # stage (b) changed: seed 0's frame CNN is reused, dtp retrained
+    assert (folders("frame"), folders("dtp")) == (2, 3)
+    assert c.checkpoint_sha256 == a.checkpoint_sha256 and c.run_folder != a.run_folder
+    d = bench(0, agg__checkpoint_every=2, frame__workers=1)  # execution settings only: both models reused
+    assert (folders("frame"), folders("dtp")) == (2, 3)
+    assert d.run_folder == a.run_folder and d.mAP == a.mAP and d.config_hash != a.config_hash
+    spec = json.loads((runs / a.run_folder / "run.json").read_text())
+    assert spec["method"] == "dtp" and spec["seed"] == 0 and spec["config"]["epochs"] == SMALL["agg"]["epochs"]
+
+
+def test_a_stage_folder_of_other_settings_is_refused(dataset, tmp_path):
+    from benchmark.runtime import StaleRunError
+
+    ds = read_dataset(dataset)
+    feats = torch.from_numpy(np.random.default_rng(0).normal(size=(len(ds.frames), 16)).astype(np.float32))
+    kw = dict(device=torch.device("cpu"), out_dir=tmp_path / "agg", progress=False, log=lambda s: None)
+    train_aggregator("dtp", {}, ds, feats, SequenceIndex.of(ds), AggregatorStageConfig(epochs=2), seed=0, **kw)
+    # the same settings: the finished model is reused
+    train_aggregator("dtp", {}, ds, feats, SequenceIndex.of(ds), AggregatorStageConfig(epochs=2), seed=0, **kw)
+    with pytest.raises(StaleRunError, match=r"config\.epochs: 2 -> 5"):
+        train_aggregator("dtp", {}, ds, feats, SequenceIndex.of(ds), AggregatorStageConfig(epochs=5), seed=0, **kw)
+    with pytest.raises(StaleRunError, match=r"seed: 0 -> 1"):
+        train_aggregator("dtp", {}, ds, feats, SequenceIndex.of(ds), AggregatorStageConfig(epochs=2), seed=1, **kw)
+    with pytest.raises(StaleRunError, match="features"):
+        train_aggregator("dtp", {}, ds, feats + 1, SequenceIndex.of(ds), AggregatorStageConfig(epochs=2), seed=0, **kw)
+    # a folder from before run.json existed cannot be checked, so it is refused rather than trusted
+    (tmp_path / "agg" / "run.json").unlink()
+    with pytest.raises(StaleRunError, match="no run.json"):
+        train_aggregator("dtp", {}, ds, feats, SequenceIndex.of(ds), AggregatorStageConfig(epochs=2), seed=0, **kw)
+    cfg = small_config()
+    train_frame_model(ds, cfg.frame, out_dir=tmp_path / "frame", device=torch.device("cpu"), seed=0, progress=False, log=lambda s: None)
+    cfg.frame.epochs = 2
+    with pytest.raises(StaleRunError, match=r"config\.epochs: 1 -> 2"):
+        train_frame_model(ds, cfg.frame, out_dir=tmp_path / "frame", device=torch.device("cpu"), seed=0, progress=False, log=lambda s: None)
+
+
 def test_missing_frame_is_named(dataset, tmp_path):
     native = tmp_path / "native"
     write_native("dukev", native, seed=2)
@@ -180,7 +238,7 @@ def test_torchrun_ddp_stage_a_on_cpu(dataset, tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     board = pd.read_parquet(tmp_path / "runs" / "leaderboard.parquet")
     assert sorted(board.method) == ["avgpool", "dtp"]  # written once, by rank 0
-    assert (tmp_path / "runs" / "mars" / "trial0" / "frame" / "backbone.pt").exists()
+    assert len(list((tmp_path / "runs" / "mars" / "trial0").glob("frame-*/backbone.pt"))) == 1
     assert "2 new leaderboard rows" in r.stdout and "0 new leaderboard rows" in r.stdout
 
 
