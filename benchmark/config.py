@@ -10,6 +10,27 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+# settings that change how fast a run goes, never what it learns or scores
+FRAME_EXECUTION_FIELDS = ("workers", "decoder")
+AGG_EXECUTION_FIELDS = ("eval_batch_frames", "checkpoint_every")
+BENCH_EXECUTION_FIELDS = ("feature_batch",)
+
+
+def without_execution_fields(section: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in section.items() if k not in names}
+
+
+def result_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A benchmark config (as stored in a leaderboard row) less its execution
+    fields and its seed: two runs with equal result settings are repetitions
+    of one experiment."""
+    out = without_execution_fields(config, BENCH_EXECUTION_FIELDS + ("seed",))
+    if isinstance(out.get("frame"), dict):
+        out["frame"] = without_execution_fields(out["frame"], FRAME_EXECUTION_FIELDS)
+    if isinstance(out.get("agg"), dict):
+        out["agg"] = without_execution_fields(out["agg"], AGG_EXECUTION_FIELDS)
+    return out
+
 
 @dataclass
 class FrameStageConfig:

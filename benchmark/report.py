@@ -2,6 +2,7 @@
 Tables 2 (ablation) and 4 (comparison), CMC curves, and top-5 retrieval strips (Fig. 7)."""
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
@@ -12,30 +13,63 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from .config import result_settings
 from .results import read_leaderboard
 
 ABLATION = ("avgpool", "pyramid_conv", "tpp", "dtp", "tsa", "gltr")
 METRICS = ("rank1", "rank5", "rank10", "rank20", "mAP")
 
 
+def experiment_key(config_json: str, options: str) -> str:
+    """Rows with equal keys repeat one experiment: the same result settings and
+    method options, perhaps another seed or trial, perhaps run faster."""
+    settings = result_settings(json.loads(config_json))
+    return hashlib.sha256(json.dumps([settings, json.loads(options or "{}")], sort_keys=True).encode()).hexdigest()[:16]
+
+
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
-    """Latest row per cell, then mean and std over trials per (dataset, method, backbone, rerank)."""
+    """One line per (dataset, method, backbone, rerank): its latest experiment,
+    mean and std over that experiment's trials and seeds.
+
+    The latest row of each (trial, seed) counts, and only rows of the
+    experiment (:func:`experiment_key`) most recently run: a changed config
+    replaces the old numbers rather than being averaged with them, while
+    re-runs with other seeds are averaged (``seeds`` and ``runs`` say how many).
+    """
     if df.empty:
         return df
-    df = df.sort_values("created").drop_duplicates(["dataset", "method", "backbone", "rerank", "trial"], keep="last")
-    g = df.groupby(["dataset", "method", "backbone", "rerank"], sort=True)
+    cell = ["dataset", "method", "backbone", "rerank"]
+    df = df.assign(experiment=[experiment_key(c, o) for c, o in zip(df["config"], df["options"])])
+    df = df.sort_values("created", kind="stable")  # ties keep file (append) order
+    latest = df.groupby(cell)["experiment"].transform("last")
+    df = df[df["experiment"] == latest].drop_duplicates(cell + ["trial", "seed"], keep="last")
+    g = df.groupby(cell, sort=True)
     out = g[list(METRICS)].mean()
     for m in METRICS:
         out[f"{m}_std"] = g[m].std(ddof=0).fillna(0.0)
-    out["trials"] = g.size()
+    out["trials"] = g["trial"].nunique()
+    out["seeds"] = g["seed"].nunique()
+    out["runs"] = g.size()
     out["cmc"] = g["cmc"].apply(lambda s: np.mean(np.stack([np.asarray(x, float) for x in s]), axis=0).tolist())
     out["wall_time_s"] = g["wall_time_s"].sum()
     return out.reset_index()
 
 
+CAPTION = "Mean over trials and seeds (± std where a cell has several runs). Scores in %."
+
+
+def _seeds_note(summary: pd.DataFrame) -> str:
+    """Which cells average several seeds, so a reader can tell a spread over seeds from one over trials."""
+    multi = summary[summary["seeds"] > 1]
+    if multi.empty:
+        return ""
+    cells = [f"{r.method}{' + re-rank' if r.rerank else ''} on {r.dataset} ({r.seeds} seeds)" for r in multi.itertuples()]
+    return "Averaged over seeds: " + ", ".join(cells) + "."
+
+
 def _fmt(row: pd.Series, m: str) -> str:
     s = f"{100 * row[m]:.1f}"
-    if row["trials"] > 1:
+    if row["runs"] > 1:
         s += f" ± {100 * row[m + '_std']:.1f}"
     return s
 
@@ -150,7 +184,8 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
     md = [
         "# Leaderboard",
         "",
-        "Mean over trials (± std where a dataset has several). Scores in %.",
+        CAPTION,
+        *(["", _seeds_note(summary)] if _seeds_note(summary) else []),
         "",
         "## Ablation (the shape of the paper's Table 2)",
         "",
@@ -166,7 +201,7 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
     (out / "leaderboard.md").write_text("\n".join(md) + "\n")
     css = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
     page = [f"<!doctype html><html><head><meta charset='utf-8'><title>lsvid leaderboard</title><style>{css}</style></head><body>",
-            "<h1>Leaderboard</h1><p>Mean over trials (± std where a dataset has several). Scores in %.</p>",
+            f"<h1>Leaderboard</h1><p>{html.escape(CAPTION)}</p>" + (f"<p>{html.escape(_seeds_note(summary))}</p>" if _seeds_note(summary) else ""),
             "<h2>Ablation (the shape of the paper's Table 2)</h2>", _html_table(*t2),
             "<h2>All methods (the shape of the paper's Table 4)</h2>", _html_table(*t4), "<h2>CMC curves</h2>"]
     page += [f"<img src='{n}' alt='CMC'>" for n in images]

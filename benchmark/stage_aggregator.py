@@ -24,15 +24,13 @@ import torch.nn.functional as F
 
 from protocols import Dataset
 
-from .config import AggregatorStageConfig
+from .config import AGG_EXECUTION_FIELDS, AggregatorStageConfig, without_execution_fields
 from .fingerprint import tensor_fingerprint
 from .registry import create_aggregator
 from .runtime import atomic_torch_save, autocast, claim_run
 
 FINAL_FILE = "aggregator.pt"
 STATE_FILE = "train_state.pt"
-# settings that change how fast a stage runs, never what it learns
-AGG_EXECUTION_FIELDS = ("eval_batch_frames", "checkpoint_every")
 
 
 @dataclass(frozen=True)
@@ -105,7 +103,7 @@ def aggregator_run_spec(
         "options": options,
         "features": features_id or tensor_fingerprint(feats),
         "trial": ds.trial,
-        "config": {k: v for k, v in asdict(cfg).items() if k not in AGG_EXECUTION_FIELDS},
+        "config": without_execution_fields(asdict(cfg), AGG_EXECUTION_FIELDS),
         "seed": int(seed),
     }
 

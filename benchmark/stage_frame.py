@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from gltr import build_backbone, save_checkpoint
 from protocols import Dataset
 
-from .config import FrameStageConfig
+from .config import FRAME_EXECUTION_FIELDS, FrameStageConfig, without_execution_fields
 from .fingerprint import dataset_fingerprint, file_sha256, weights_id
 from .frames import default_workers, make_loader, normalize, random_erasing, random_flip
 from .runtime import atomic_torch_save, autocast, claim_run
@@ -88,16 +88,12 @@ def init_distributed(device: torch.device) -> tuple[int, int]:
     return _dist_info()
 
 
-# settings that change how fast a stage runs, never what it learns
-FRAME_EXECUTION_FIELDS = ("workers", "decoder")
-
-
 def frame_run_spec(
     ds: Dataset, cfg: FrameStageConfig, *, seed: int, init_weights: str | os.PathLike | None = None, dataset_sha: str | None = None
 ) -> dict:
     """Everything the trained backbone depends on: the dataset's content and trial,
     the config (less its execution fields), the seed and the initial weights."""
-    config = {k: v for k, v in asdict(cfg).items() if k not in FRAME_EXECUTION_FIELDS}
+    config = without_execution_fields(asdict(cfg), FRAME_EXECUTION_FIELDS)
     return {
         "stage": "frame",
         "dataset_sha256": dataset_sha or dataset_fingerprint(ds),

@@ -1,0 +1,66 @@
+"""Leaderboard summaries: which rows count and how they are averaged (hand-computed cases)."""
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from benchmark.config import BenchConfig
+from benchmark.report import render, summarise
+from benchmark.results import COLUMNS, append_row
+
+
+def row(dataset, method, mAP, *, trial=0, seed=0, created="2026-01-01T00:00:00+00:00", **config_changes):
+    cfg = BenchConfig(seed=seed).to_dict()
+    for key, value in config_changes.items():
+        stage, field = key.split("__")
+        cfg[stage][field] = value
+    r = {c: None for c in COLUMNS}
+    r.update(dataset=dataset, method=method, backbone="resnet50", trial=trial, mAP=mAP, rank1=mAP, rank5=mAP, rank10=mAP, rank20=mAP,
+             cmc=[mAP] * 20, rerank=False, options="{}", config=json.dumps(cfg, sort_keys=True), seed=seed, created=created, wall_time_s=1.0)
+    return r
+
+
+def cell(summary, dataset, method):
+    s = summary[(summary.dataset == dataset) & (summary.method == method)]
+    assert len(s) == 1
+    return s.iloc[0]
+
+
+def test_seeds_are_averaged_and_an_older_config_is_not():
+    rows = [
+        row("mars", "gltr", 0.90, seed=0, created="2026-01-01T00:00:00+00:00", agg__epochs=10),  # an older experiment
+        row("mars", "gltr", 0.50, seed=0, created="2026-01-02T00:00:00+00:00"),
+        row("mars", "gltr", 0.60, seed=1, created="2026-01-02T00:00:00+00:00"),
+        row("mars", "gltr", 0.70, seed=2, created="2026-01-02T00:00:00+00:00"),
+        # seed 1 again, only faster (an execution setting): the same experiment, its latest row counts
+        row("mars", "gltr", 0.65, seed=1, created="2026-01-03T00:00:00+00:00", frame__workers=4),
+    ]
+    s = cell(summarise(pd.DataFrame(rows)), "mars", "gltr")
+    vals = [0.50, 0.65, 0.70]
+    mean = sum(vals) / 3
+    assert s.mAP == pytest.approx(mean)
+    assert s.mAP_std == pytest.approx(math.sqrt(sum((v - mean) ** 2 for v in vals) / 3))
+    assert (s.seeds, s.trials, s.runs) == (3, 1, 3)
+
+
+def test_trials_are_averaged_until_a_new_experiment_replaces_them():
+    rows = [row("prid", "avgpool", v, trial=t) for t, v in enumerate([0.2, 0.3, 0.4])]
+    s = cell(summarise(pd.DataFrame(rows)), "prid", "avgpool")
+    assert s.mAP == pytest.approx(0.3) and s.mAP_std == pytest.approx(math.sqrt(2 / 3) / 10)
+    assert (s.seeds, s.trials, s.runs) == (1, 3, 3)
+    # a newer config run on trial 0 only: its one number, not a mix of two experiments
+    rows.append(row("prid", "avgpool", 0.8, trial=0, created="2026-02-01T00:00:00+00:00", agg__lr=0.1))
+    s = cell(summarise(pd.DataFrame(rows)), "prid", "avgpool")
+    assert s.mAP == pytest.approx(0.8) and (s.trials, s.runs) == (1, 1)
+
+
+def test_report_says_which_cells_average_seeds(tmp_path):
+    board = tmp_path / "leaderboard.parquet"
+    for seed, v in enumerate([0.5, 0.7]):
+        append_row(board, row("mars", "gltr", v, seed=seed))
+    append_row(board, row("mars", "avgpool", 0.4))
+    md = render(board, tmp_path / "report")["markdown"].read_text()
+    assert "Averaged over seeds: gltr on mars (2 seeds)." in md
+    assert "| gltr | 60.0 ± 10.0 | 60.0 ± 10.0 |" in md  # Table 2 shape: R1 then mAP
+    assert "| avgpool | 40.0 | 40.0 |" in md
