@@ -218,18 +218,27 @@ def embed_sequences(
     *,
     device: torch.device,
     max_frames: int = 65536,
+    min_fill: float = 0.8,
 ) -> np.ndarray:
-    """Video features of the tracklets at ``rows`` from all their frames: ``(len(rows), out_dim)``."""
+    """Video features of the tracklets at ``rows`` from all their frames: ``(len(rows), out_dim)``.
+
+    Sequences are sorted by length and packed into padded batches of at most
+    ``max_frames`` slots whose shortest sequence has at least ``min_fill`` of
+    the longest one's frames, so padding is bounded (MARS-like lengths run
+    from 2 to 920 frames, and attention pays for padding quadratically).
+    """
     agg.eval()
     rows = np.asarray(rows)
     lengths = index.length[rows]
     order = np.argsort(-lengths, kind="stable")
+    neg_sorted = -lengths[order]  # ascending, for searchsorted
     out = torch.empty((len(rows), agg.out_dim), device=device)
     i = 0
     while i < len(order):
         tmax = int(lengths[order[i]])
         bsz = max(1, max_frames // max(tmax, 1))
-        sel = order[i : i + bsz]
+        similar = int(np.searchsorted(neg_sorted, -min_fill * tmax, side="right"))
+        sel = order[i : min(i + bsz, similar)]
         start = torch.as_tensor(index.start[rows[sel]], device=device)
         length = torch.as_tensor(lengths[sel], device=device)
         t = torch.arange(tmax, device=device)
