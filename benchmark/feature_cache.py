@@ -32,7 +32,7 @@ from protocols import Dataset
 
 from .fingerprint import dataset_fingerprint, file_sha256
 from .frames import make_loader, normalize
-from .runtime import autocast, code_version
+from .runtime import NonFiniteError, autocast, code_version
 
 MANIFEST = "manifest.json"
 
@@ -147,6 +147,12 @@ def extract_features(
                 sink.close()
             raise
         sink.close()
+    bad = first_nonfinite_row(feats)
+    if bad is not None:
+        raise NonFiniteError(
+            f"{checkpoint}: the backbone gives non-finite features (first at {paths[bad]}, row {bad} of {folder / 'features.npy'}); "
+            "its weights are likely NaN/inf (a diverged stage (a)?). The cache is left incomplete and will not be used."
+        )
     pd.DataFrame({"tracklet_id": ds.frames["tracklet_id"].to_numpy(), "frame_index": ds.frames["frame_index"].to_numpy()}).to_parquet(folder / "index.parquet", index=False)
     manifest = {
         "checkpoint": str(Path(checkpoint).resolve()),
@@ -166,6 +172,15 @@ def extract_features(
         prog_path.unlink()
     log(f"feature cache: {n} frames in {manifest['seconds']} s -> {folder}")
     return FeatureCache(folder, np.load(fpath, mmap_mode="r"), manifest)
+
+
+def first_nonfinite_row(x: np.ndarray, chunk: int = 1 << 16) -> int | None:
+    """Index of the first row holding a NaN or inf, reading a memmap chunk by chunk."""
+    for i in range(0, len(x), chunk):
+        ok = np.isfinite(x[i : i + chunk]).all(axis=1)
+        if not ok.all():
+            return i + int(np.argmin(ok))
+    return None
 
 
 @contextlib.contextmanager

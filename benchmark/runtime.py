@@ -69,6 +69,21 @@ def atomic_torch_save(obj, path: Path) -> None:
 RUN_FILE = "run.json"
 
 
+class NonFiniteError(RuntimeError):
+    """Training diverged (a NaN or infinite loss) or a network produced NaN/inf features."""
+
+
+def check_finite_loss(mean_loss: float, *, stage: str, epoch: int, folder: Path, hint: str) -> None:
+    """Stop a diverged run at once: every later epoch, the feature cache and every
+    aggregator trained on it would be NaN too.  Called before the epoch's state is
+    saved, so the resumable state on disk stays the last finite one."""
+    if not np.isfinite(mean_loss):
+        raise NonFiniteError(
+            f"{stage} diverged: the training loss is {mean_loss} in epoch {epoch} ({folder}). "
+            f"Nothing later is saved: the resumable state, if any, is the last checkpoint with a finite loss; {hint}"
+        )
+
+
 class StaleRunError(RuntimeError):
     """A stage's output folder holds a run of other settings; it is never silently reused."""
 

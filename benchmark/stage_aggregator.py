@@ -27,7 +27,7 @@ from protocols import Dataset
 from .config import AGG_EXECUTION_FIELDS, AggregatorStageConfig, without_execution_fields
 from .fingerprint import tensor_fingerprint
 from .registry import create_aggregator
-from .runtime import atomic_torch_save, autocast, claim_run
+from .runtime import NonFiniteError, atomic_torch_save, autocast, check_finite_loss, claim_run
 
 FINAL_FILE = "aggregator.pt"
 STATE_FILE = "train_state.pt"
@@ -140,6 +140,10 @@ def train_aggregator(
     rows = np.flatnonzero(train)
     if len(rows) == 0:
         raise ValueError(f"{ds.root}: no train sequences (trial {ds.trial})")
+    if not bool(torch.isfinite(feats).all()):
+        bad = int(torch.isfinite(feats).all(dim=1).logical_not().nonzero()[0, 0])
+        fr = ds.frames.iloc[bad]
+        raise NonFiniteError(f"{ds.root}: frame feature row {bad} (tracklet {fr['tracklet_id']}, frame {fr['frame_index']}) is NaN or infinite; extract the features again")
     agg = Standardized(create_aggregator(method, feats.shape[1], **options), *train_statistics(feats, index, rows)).to(device)
     final = out / FINAL_FILE
     if final.exists():
@@ -173,6 +177,7 @@ def train_aggregator(
     n = len(rows)
     bar = tqdm(range(first, cfg.epochs), desc=f"{method}", disable=not progress, leave=False, unit="epoch", initial=first, total=cfg.epochs)
     loss_sum = torch.zeros((), device=device)
+    steps = 0  # since the last checkpoint
     t0 = time.perf_counter()
     for epoch in bar:
         agg.train()
@@ -193,15 +198,19 @@ def train_aggregator(
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)  # no host sync: the norm stays on the device
             opt.step()
             loss_sum += loss.detach()
+            steps += 1
         sched.step()
         if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
+            # the loss is read (a host sync) only here, once per checkpoint
+            mean_loss = loss_sum.item() / max(steps, 1)
+            check_finite_loss(mean_loss, stage=f"stage (b) {method}", epoch=epoch + 1, folder=out, hint="lower agg.lr, keep agg.grad_clip on, or check the frame features.")
             atomic_torch_save(
                 {"agg": agg.state_dict(), "head": head.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch, "generator": gen.get_state()},
                 state_path,
             )
-            steps = max(1, (n // cfg.batch_size) * cfg.checkpoint_every)
-            bar.set_postfix(loss=f"{loss_sum.item() / steps:.3f}")
+            bar.set_postfix(loss=f"{mean_loss:.3f}")
             loss_sum.zero_()
+            steps = 0
     log(f"stage (b) {method}: {cfg.epochs - first} epochs in {time.perf_counter() - t0:.1f} s")
     atomic_torch_save(agg.state_dict(), final)
     if state_path.exists():

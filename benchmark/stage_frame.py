@@ -25,7 +25,7 @@ from protocols import Dataset
 from .config import FRAME_EXECUTION_FIELDS, FrameStageConfig, without_execution_fields
 from .fingerprint import dataset_fingerprint, file_sha256, weights_id
 from .frames import default_workers, make_loader, normalize, random_erasing, random_flip
-from .runtime import atomic_torch_save, autocast, claim_run
+from .runtime import atomic_torch_save, autocast, check_finite_loss, claim_run
 
 BACKBONE_FILE = "backbone.pt"
 STATE_FILE = "train_state.pt"
@@ -177,13 +177,16 @@ def train_frame_model(
             total += loss.detach()
             correct += (logits.argmax(1) == y).sum()
         sched.step()
+        # one host sync per epoch (the log line needs it anyway)
+        mean_loss = total.item() / max(n_batches, 1)
+        check_finite_loss(mean_loss, stage="stage (a)", epoch=epoch + 1, folder=out, hint="lower frame.lr or check the train frames.")
         if rank == 0:
             atomic_torch_save(
                 {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch, "torch_rng": torch.get_rng_state()},
                 state_path,
             )
             log(
-                f"stage (a) epoch {epoch + 1}/{cfg.epochs}: loss {total.item() / max(n_batches, 1):.3f}, "
+                f"stage (a) epoch {epoch + 1}/{cfg.epochs}: loss {mean_loss:.3f}, "
                 f"train acc {correct.item() / max(len(order), 1):.1%}, {len(order) / (time.perf_counter() - t0):.0f} frames/s"
             )
     if rank == 0:

@@ -80,13 +80,13 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
     )
     from benchmark.feature_cache import StaleCacheError
     from benchmark.frames import FrameReadError
-    from benchmark.runtime import StaleRunError
+    from benchmark.runtime import NonFiniteError, StaleRunError
     from gltr import WeightsMismatchError
     from protocols import SchemaError
 
     try:
         rows = run_bench(req, log=click.echo)
-    except (RegistryError, SchemaError, FrameReadError, StaleCacheError, StaleRunError, WeightsMismatchError, FileNotFoundError, ValueError) as e:
+    except (RegistryError, SchemaError, FrameReadError, StaleCacheError, StaleRunError, NonFiniteError, WeightsMismatchError, FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"{len(rows)} new leaderboard rows in {leaderboard or run_dir / 'leaderboard.parquet'}")
 

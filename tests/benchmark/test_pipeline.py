@@ -163,6 +163,45 @@ def test_a_stage_folder_of_other_settings_is_refused(dataset, tmp_path):
         train_frame_model(ds, cfg.frame, out_dir=tmp_path / "frame", device=torch.device("cpu"), seed=0, progress=False, log=lambda s: None)
 
 
+def test_divergence_and_nan_features_stop_with_a_clear_error(dataset, tmp_path):
+    from benchmark.runtime import NonFiniteError
+    from gltr import load_checkpoint, save_checkpoint
+
+    ds = read_dataset(dataset)
+    dev = torch.device("cpu")
+    quiet = dict(device=dev, progress=False, log=lambda s: None)
+    feats = torch.from_numpy(np.random.default_rng(0).normal(size=(len(ds.frames), 16)).astype(np.float32))
+    # stage (b): an absurd learning rate without clipping blows up within a few epochs
+    cfg = AggregatorStageConfig(epochs=20, checkpoint_every=2, lr=1e3, grad_clip=0)
+    with pytest.raises(NonFiniteError, match=r"stage \(b\) dtp diverged: the training loss is nan in epoch \d+"):
+        train_aggregator("dtp", {}, ds, feats, SequenceIndex.of(ds), cfg, out_dir=tmp_path / "b", **quiet)
+    assert not (tmp_path / "b" / "aggregator.pt").exists()
+    state = tmp_path / "b" / "train_state.pt"
+    if state.exists():  # what is kept to resume from is finite
+        assert all(torch.isfinite(v).all() for v in torch.load(state, weights_only=False)["agg"].values() if v.is_floating_point())
+    # stage (b) on features holding a NaN: refused before training, naming the frame
+    bad = feats.clone()
+    bad[7, 3] = float("nan")
+    fr = ds.frames.iloc[7]
+    with pytest.raises(NonFiniteError, match=f"row 7 \\(tracklet {fr.tracklet_id}, frame {fr.frame_index}\\)"):
+        train_aggregator("dtp", {}, ds, bad, SequenceIndex.of(ds), AggregatorStageConfig(epochs=2), out_dir=tmp_path / "b2", **quiet)
+    # stage (a): the same with the frame CNN; no backbone is written
+    fcfg = small_config().frame
+    fcfg.lr = 1e6
+    with pytest.raises(NonFiniteError, match=r"stage \(a\) diverged"):
+        train_frame_model(ds, fcfg, out_dir=tmp_path / "a", **quiet)
+    assert not (tmp_path / "a" / "backbone.pt").exists()
+    # extraction with NaN weights: the frame is named and the cache never completes
+    ckpt = train_frame_model(ds, small_config().frame, out_dir=tmp_path / "a_ok", **quiet)
+    model, extra = load_checkpoint(ckpt, return_extra=True)
+    with torch.no_grad():
+        next(p for n, p in model.named_parameters() if n.endswith("weight")).fill_(float("nan"))
+    save_checkpoint(model, tmp_path / "nan.pt", extra=extra)
+    with pytest.raises(NonFiniteError, match=r"non-finite features \(first at .*\.jpg"):
+        extract_features(ds, tmp_path / "nan.pt", tmp_path / "cache", batch_size=50, workers=0, **quiet)
+    assert not list((tmp_path / "cache").glob("*/manifest.json"))
+
+
 def test_missing_frame_is_named(dataset, tmp_path):
     native = tmp_path / "native"
     write_native("dukev", native, seed=2)
