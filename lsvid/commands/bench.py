@@ -1,6 +1,7 @@
 """``lsvid bench`` and ``lsvid leaderboard``."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import click
 @click.option("--no-finetune", is_flag=True, help="Use --backbone-weights as they are; skip stage (a).")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
 @click.option("--rerank", is_flag=True, help="Score with k-reciprocal re-ranking.")
-@click.option("--seed", type=int, default=None, help="Seed of splits, sampling and training (default 0).")
+@click.option("--seed", "seeds", type=int, multiple=True, help="Seed of sampling and training (default 0); repeat it (--seed 0 --seed 1 ...) for one run per seed, averaged on the leaderboard.")
 @click.option("--out", "run_dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True, help="Run folder: checkpoints, feature cache, leaderboard.parquet.")
 @click.option("--leaderboard", type=click.Path(path_type=Path), default=None, help="Leaderboard file (default OUT/leaderboard.parquet).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="JSON file of BenchConfig fields (frame, agg, seed, ...).")
@@ -26,7 +27,7 @@ import click
 @click.option("--option", "options", multiple=True, help="METHOD.KEY=VALUE option for an aggregator factory (JSON value).")
 @click.option("--list", "list_only", is_flag=True, help="List registered aggregators and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device, rerank, seed, run_dir, leaderboard, config_file, frame_epochs, agg_epochs, trials, plugins, options, list_only, quiet) -> None:
+def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device, rerank, seeds, run_dir, leaderboard, config_file, frame_epochs, agg_epochs, trials, plugins, options, list_only, quiet) -> None:
     """Train and score METHODS on DATASET under its protocol; one leaderboard row per
     (dataset, method, trial).  Re-running resumes: finished cells are skipped and
     interrupted training continues from its last checkpoint."""
@@ -47,8 +48,6 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
         raise click.ClickException(str(e)) from e
     if backbone:
         cfg.frame.backbone = backbone
-    if seed is not None:
-        cfg.seed = seed
     if frame_epochs is not None:
         cfg.frame.epochs = frame_epochs
     if agg_epochs is not None:
@@ -64,11 +63,12 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
             method_options.setdefault(m, {})[k] = json.loads(value)
         except ValueError as e:
             raise click.UsageError(f"--option {o!r}: expected METHOD.KEY=JSON_VALUE") from e
-    req = BenchRequest(
+    configs = [dataclasses.replace(cfg, seed=s) for s in dict.fromkeys(seeds or [cfg.seed])]
+    reqs = [BenchRequest(
         dataset=dataset,
         methods=[m.strip() for m in methods.split(",") if m.strip()],
         run_dir=run_dir,
-        config=cfg,
+        config=c,
         device=device,
         backbone_weights=backbone_weights,
         finetune=not no_finetune,
@@ -77,7 +77,7 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
         method_options=method_options,
         leaderboard=leaderboard,
         progress=not quiet,
-    )
+    ) for c in configs]
     from benchmark.feature_cache import StaleCacheError
     from benchmark.frames import FrameReadError
     from benchmark.runtime import NonFiniteError, StaleRunError
@@ -85,7 +85,7 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
     from protocols import SchemaError
 
     try:
-        rows = run_bench(req, log=click.echo)
+        rows = [row for req in reqs for row in run_bench(req, log=click.echo)]
     except (RegistryError, SchemaError, FrameReadError, StaleCacheError, StaleRunError, NonFiniteError, WeightsMismatchError, FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"{len(rows)} new leaderboard rows in {leaderboard or run_dir / 'leaderboard.parquet'}")

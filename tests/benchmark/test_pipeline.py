@@ -137,6 +137,22 @@ def test_other_seeds_and_configs_never_reuse_each_others_models(dataset, tmp_pat
     assert spec["method"] == "dtp" and spec["seed"] == 0 and spec["config"]["epochs"] == SMALL["agg"]["epochs"]
 
 
+def test_several_seeds_in_one_command_are_averaged_on_the_leaderboard(dataset, tmp_path):
+    (tmp_path / "cfg.json").write_text(json.dumps(SMALL))
+    runs = tmp_path / "runs"
+    args = ["bench", "--dataset", str(dataset), "--methods", "avgpool", "--config", str(tmp_path / "cfg.json"), "--out", str(runs), "--quiet"]
+    r = CliRunner().invoke(main, [*args, "--seed", "4", "--seed", "5", "--seed", "4"])
+    assert r.exit_code == 0, r.output
+    assert "2 new leaderboard rows" in r.output  # a repeated seed runs once
+    board = pd.read_parquet(runs / "leaderboard.parquet")
+    assert sorted(board.seed) == [4, 5] and board.checkpoint_sha256.nunique() == 2
+    assert CliRunner().invoke(main, ["leaderboard", "--runs", str(runs)]).exit_code == 0
+    md = (runs / "report" / "leaderboard.md").read_text()
+    assert "Averaged over seeds: avgpool on mars (2 seeds)." in md
+    mean, std = 100 * board.mAP.mean(), 100 * board.mAP.std(ddof=0)
+    assert f"{mean:.1f} ± {std:.1f}" in md
+
+
 def test_a_stage_folder_of_other_settings_is_refused(dataset, tmp_path):
     from benchmark.runtime import StaleRunError
 
