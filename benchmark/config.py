@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 # settings that change how fast a run goes, never what it learns or scores
-FRAME_EXECUTION_FIELDS = ("workers", "decoder")
+FRAME_EXECUTION_FIELDS = ("workers", "decoder", "checkpoint_minutes")
 AGG_EXECUTION_FIELDS = ("eval_batch_frames", "checkpoint_every")
 BENCH_EXECUTION_FIELDS = ("feature_batch",)
 
@@ -52,6 +52,7 @@ class FrameStageConfig:
     frames_per_tracklet: int | None = None  # None: every train frame in every epoch
     workers: int | None = None  # decoding threads (or processes); None: a core each but one, at most 16
     decoder: str = "threads"  # threads | processes | nvjpeg (see benchmark.frames)
+    checkpoint_minutes: float = 10.0  # a resumable checkpoint inside an epoch at most this often; every epoch's end saves one
 
     def __post_init__(self) -> None:
         from .frames import DECODERS

@@ -138,16 +138,34 @@ def train_frame_model(
     model = model.to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
-    start = 0
+    start, skip = 0, 0  # first epoch to run, and batches of it already done
+    sums = (0.0, 0)  # loss sum and correct count of those batches
     state_path = out / STATE_FILE
     if state_path.exists():
         st = torch.load(state_path, map_location=device, weights_only=False)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"])
-        start = int(st["epoch"]) + 1
         torch.set_rng_state(st["torch_rng"])
-        log(f"stage (a): resuming {out} after epoch {start}/{cfg.epochs}")
+        if st.get("cuda_rng") is not None and device.type == "cuda":
+            torch.cuda.set_rng_state(st["cuda_rng"], device)
+        if st.get("batch") is None:
+            start = int(st["epoch"]) + 1
+            log(f"stage (a): resuming {out} after epoch {start}/{cfg.epochs}")
+        else:
+            start, skip, sums = int(st["epoch"]), int(st["batch"]), (float(st["loss_sum"]), int(st["correct"]))
+            log(f"stage (a): resuming {out} in epoch {start + 1}/{cfg.epochs} after batch {skip}")
+
+    def save_state(epoch: int, batch: int | None, loss_sum: float = 0.0, n_correct: int = 0) -> None:
+        """``batch``: batches done in the unfinished ``epoch``; None once the epoch is complete."""
+        atomic_torch_save(
+            {
+                "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "epoch": epoch, "batch": batch, "loss_sum": loss_sum, "correct": n_correct, "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            },
+            state_path,
+        )
     net: torch.nn.Module = _WithClassifier(model)
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
@@ -157,15 +175,18 @@ def train_frame_model(
         order = epoch_order(tids, cfg, seed, epoch)
         # every process must take the same number of steps, or DDP's all-reduce waits forever
         order = order[: len(order) // world * world][rank::world]
+        done = skip if epoch == start else 0
         loader = make_loader(
-            paths, labels, height=cfg.height, width=cfg.width, batch_size=cfg.batch_size, order=order,
+            paths, labels, height=cfg.height, width=cfg.width, batch_size=cfg.batch_size, order=order[done * cfg.batch_size :],
             workers=cfg.workers if cfg.workers is not None else max(1, default_workers() // world), device=device, decoder=cfg.decoder,
         )
-        total = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
+        loss0, correct0 = sums if done else (0.0, 0)
+        total = torch.full((), loss0, device=device)
+        correct = torch.full((), correct0, device=device, dtype=torch.long)
         n_batches = (len(order) + cfg.batch_size - 1) // cfg.batch_size
-        bar = tqdm(loader, total=n_batches, desc=f"frame CNN epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank != 0, leave=False)
-        for x, y in bar:
+        bar = tqdm(loader, total=n_batches, initial=done, desc=f"frame CNN epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank != 0, leave=False)
+        last_save = time.monotonic()
+        for k, (x, y) in enumerate(bar, start=done + 1):
             x = normalize(random_flip(x) if cfg.flip else x)
             x = random_erasing(x, cfg.random_erasing)
             with autocast(device):
@@ -176,15 +197,16 @@ def train_frame_model(
             opt.step()
             total += loss.detach()
             correct += (logits.argmax(1) == y).sum()
+            if rank == 0 and k < n_batches and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes:
+                # an epoch of LS-VID is hours on one GPU: a kill must not lose it (one host sync per save)
+                save_state(epoch, k, total.item(), int(correct.item()))
+                last_save = time.monotonic()
         sched.step()
         # one host sync per epoch (the log line needs it anyway)
         mean_loss = total.item() / max(n_batches, 1)
         check_finite_loss(mean_loss, stage="stage (a)", epoch=epoch + 1, folder=out, hint="lower frame.lr or check the train frames.")
         if rank == 0:
-            atomic_torch_save(
-                {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch, "torch_rng": torch.get_rng_state()},
-                state_path,
-            )
+            save_state(epoch, None)
             log(
                 f"stage (a) epoch {epoch + 1}/{cfg.epochs}: loss {mean_loss:.3f}, "
                 f"train acc {correct.item() / max(len(order), 1):.1%}, {len(order) / (time.perf_counter() - t0):.0f} frames/s"

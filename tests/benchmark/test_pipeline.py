@@ -229,21 +229,25 @@ def test_missing_frame_is_named(dataset, tmp_path):
     assert r.exit_code != 0 and victim.name in r.output and "not a readable image" in r.output
 
 
-def kill_after_epoch(p: subprocess.Popen, state: Path, epoch: int, timeout: float = 300) -> None:
-    """SIGKILL ``p`` (no chance to clean up) once its resumable state records ``epoch``."""
+def kill_when(p: subprocess.Popen, state: Path, ready, what: str, timeout: float = 300) -> None:
+    """SIGKILL ``p`` (no chance to clean up) once ``ready(its resumable state)`` holds."""
     deadline = time.time() + timeout
     while time.time() < deadline and p.poll() is None:
         try:
-            if torch.load(state, weights_only=False)["epoch"] >= epoch:
+            if ready(torch.load(state, weights_only=False)):
                 break
         except (FileNotFoundError, RuntimeError, EOFError):
             pass
         time.sleep(0.01)
     if p.poll() is not None:
         out = p.stdout.read() if p.stdout else ""
-        raise AssertionError(f"the run ended (exit {p.returncode}) before its state recorded epoch {epoch}:\n{out[-3000:]}")
+        raise AssertionError(f"the run ended (exit {p.returncode}) before its state recorded {what}:\n{out[-3000:]}")
     p.send_signal(signal.SIGKILL)
     p.wait()
+
+
+def kill_after_epoch(p: subprocess.Popen, state: Path, epoch: int) -> None:
+    kill_when(p, state, lambda st: st["epoch"] >= epoch, f"epoch {epoch}")
 
 
 RESUME_SCRIPT = """
@@ -322,3 +326,21 @@ def test_killed_frame_training_resumes_to_the_same_checkpoint(dataset, tmp_path)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     assert "resuming" in out
     assert file_sha256(tmp_path / "run" / "backbone.pt") == file_sha256(ref)
+
+
+def test_killed_frame_training_resumes_inside_an_epoch(dataset, tmp_path):
+    """A kill between two batches of one epoch: the re-run continues from that batch
+    (same frames, same augmentation draws) to the very same checkpoint."""
+    from benchmark.stage_frame import file_sha256
+
+    fcfg = {**SMALL["frame"], "epochs": 2, "batch_size": 8, "checkpoint_minutes": 0}
+    (tmp_path / "frame.py").write_text(FRAME_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, str(tmp_path / "frame.py"), str(dataset), str(tmp_path / "ref"), json.dumps(fcfg)], check=True, env=env, capture_output=True)
+    cmd = [sys.executable, str(tmp_path / "frame.py"), str(dataset), str(tmp_path / "run"), json.dumps(fcfg)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    kill_when(p, tmp_path / "run" / "train_state.pt", lambda st: st["epoch"] == 1 and (st["batch"] or 0) >= 2, "a batch of epoch 2")
+    assert not (tmp_path / "run" / "backbone.pt").exists(), "the kill should land mid-training"
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
+    assert "in epoch 2/2 after batch" in out
+    assert file_sha256(tmp_path / "run" / "backbone.pt") == file_sha256(tmp_path / "ref" / "backbone.pt")
