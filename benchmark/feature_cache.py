@@ -32,7 +32,7 @@ from protocols import Dataset
 
 from .fingerprint import dataset_fingerprint, file_sha256
 from .frames import make_loader, normalize
-from .runtime import NonFiniteError, autocast, code_version
+from .runtime import NonFiniteError, autocast, code_version, folder_lock
 
 MANIFEST = "manifest.json"
 
@@ -105,73 +105,74 @@ def extract_features(
     ds_sha = dataset_fingerprint(ds)
     n = len(ds.frames)
     folder = cache_folder(cache_root, ds_sha, ckpt_sha)
-    if (folder / MANIFEST).exists():
-        return open_cache(folder, dataset_sha=ds_sha, checkpoint_sha=ckpt_sha, num_frames=n)
-    folder.mkdir(parents=True, exist_ok=True)
-    model, extra = load_checkpoint(checkpoint, return_extra=True)
-    dim = model.embed_dim
-    model = inference_model(model, device, fuse=fuse)
-    h, w = input_size(extra)
-    fpath = folder / "features.npy"
-    prog_path = folder / "progress.json"
-    done = 0
-    if fpath.exists() and prog_path.exists():
-        feats = np.load(fpath, mmap_mode="r+")
-        p = json.loads(prog_path.read_text())
-        if feats.shape == (n, dim) and p.get("checkpoint_sha256") == ckpt_sha:
-            done = int(p["rows_done"])
-            log(f"feature cache: resuming {folder.name} at frame {done}/{n}")
+    with folder_lock(folder, log):  # another process extracting the same cache: wait, then reuse it
+        if (folder / MANIFEST).exists():
+            return open_cache(folder, dataset_sha=ds_sha, checkpoint_sha=ckpt_sha, num_frames=n)
+        folder.mkdir(parents=True, exist_ok=True)
+        model, extra = load_checkpoint(checkpoint, return_extra=True)
+        dim = model.embed_dim
+        model = inference_model(model, device, fuse=fuse)
+        h, w = input_size(extra)
+        fpath = folder / "features.npy"
+        prog_path = folder / "progress.json"
+        done = 0
+        if fpath.exists() and prog_path.exists():
+            feats = np.load(fpath, mmap_mode="r+")
+            p = json.loads(prog_path.read_text())
+            if feats.shape == (n, dim) and p.get("checkpoint_sha256") == ckpt_sha:
+                done = int(p["rows_done"])
+                log(f"feature cache: resuming {folder.name} at frame {done}/{n}")
+            else:
+                feats = None
         else:
             feats = None
-    else:
-        feats = None
-    if feats is None:
-        feats = np.lib.format.open_memmap(fpath, mode="w+", dtype=np.float32, shape=(n, dim))
-        done = 0
-    base = ds.image_root
-    paths = [str(base / p) for p in ds.frames["path"].tolist()]
-    t0 = time.perf_counter()
-    order = np.arange(done, n)
-    loader = make_loader(paths, None, height=h, width=w, batch_size=batch_size, order=order, workers=workers, device=device, decoder=decoder)
-    sink = _FeatureSink(feats, done, prog_path, ckpt_sha, device, batch_size, dim)
-    # one batch shape throughout, so autotuning cuDNN once pays; only here (stage (b) sees many shapes)
-    with torch.inference_mode(), _cudnn_benchmark(device.type == "cuda"):
-        try:
-            for x, _ in tqdm(loader, total=(len(order) + batch_size - 1) // batch_size, desc="frame features", disable=not progress, leave=False, unit="batch"):
-                with autocast(device):
-                    e = model(normalize(x))
-                sink.put(e)
-        except BaseException:
-            # keep what was embedded before the failure (a bad frame, Ctrl-C): the re-run resumes there
-            with contextlib.suppress(Exception):
-                sink.close()
-            raise
-        sink.close()
-    bad = first_nonfinite_row(feats)
-    if bad is not None:
-        raise NonFiniteError(
-            f"{checkpoint}: the backbone gives non-finite features (first at {paths[bad]}, row {bad} of {folder / 'features.npy'}); "
-            "its weights are likely NaN/inf (a diverged stage (a)?). The cache is left incomplete and will not be used."
-        )
-    pd.DataFrame({"tracklet_id": ds.frames["tracklet_id"].to_numpy(), "frame_index": ds.frames["frame_index"].to_numpy()}).to_parquet(folder / "index.parquet", index=False)
-    manifest = {
-        "checkpoint": str(Path(checkpoint).resolve()),
-        "checkpoint_sha256": ckpt_sha,
-        "dataset": str(ds.root.resolve()),
-        "dataset_sha256": ds_sha,
-        "shape": [n, dim],
-        "dtype": "float32",
-        "input_size": [h, w],
-        "tool_version": code_version(),
-        "seconds": round(time.perf_counter() - t0, 2),
-    }
-    tmp = folder / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, folder / MANIFEST)
-    if prog_path.exists():
-        prog_path.unlink()
-    log(f"feature cache: {n} frames in {manifest['seconds']} s -> {folder}")
-    return FeatureCache(folder, np.load(fpath, mmap_mode="r"), manifest)
+        if feats is None:
+            feats = np.lib.format.open_memmap(fpath, mode="w+", dtype=np.float32, shape=(n, dim))
+            done = 0
+        base = ds.image_root
+        paths = [str(base / p) for p in ds.frames["path"].tolist()]
+        t0 = time.perf_counter()
+        order = np.arange(done, n)
+        loader = make_loader(paths, None, height=h, width=w, batch_size=batch_size, order=order, workers=workers, device=device, decoder=decoder)
+        sink = _FeatureSink(feats, done, prog_path, ckpt_sha, device, batch_size, dim)
+        # one batch shape throughout, so autotuning cuDNN once pays; only here (stage (b) sees many shapes)
+        with torch.inference_mode(), _cudnn_benchmark(device.type == "cuda"):
+            try:
+                for x, _ in tqdm(loader, total=(len(order) + batch_size - 1) // batch_size, desc="frame features", disable=not progress, leave=False, unit="batch"):
+                    with autocast(device):
+                        e = model(normalize(x))
+                    sink.put(e)
+            except BaseException:
+                # keep what was embedded before the failure (a bad frame, Ctrl-C): the re-run resumes there
+                with contextlib.suppress(Exception):
+                    sink.close()
+                raise
+            sink.close()
+        bad = first_nonfinite_row(feats)
+        if bad is not None:
+            raise NonFiniteError(
+                f"{checkpoint}: the backbone gives non-finite features (first at {paths[bad]}, row {bad} of {folder / 'features.npy'}); "
+                "its weights are likely NaN/inf (a diverged stage (a)?). The cache is left incomplete and will not be used."
+            )
+        pd.DataFrame({"tracklet_id": ds.frames["tracklet_id"].to_numpy(), "frame_index": ds.frames["frame_index"].to_numpy()}).to_parquet(folder / "index.parquet", index=False)
+        manifest = {
+            "checkpoint": str(Path(checkpoint).resolve()),
+            "checkpoint_sha256": ckpt_sha,
+            "dataset": str(ds.root.resolve()),
+            "dataset_sha256": ds_sha,
+            "shape": [n, dim],
+            "dtype": "float32",
+            "input_size": [h, w],
+            "tool_version": code_version(),
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        tmp = folder / f".{MANIFEST}.tmp"
+        tmp.write_text(json.dumps(manifest, indent=2))
+        os.replace(tmp, folder / MANIFEST)
+        if prog_path.exists():
+            prog_path.unlink()
+        log(f"feature cache: {n} frames in {manifest['seconds']} s -> {folder}")
+        return FeatureCache(folder, np.load(fpath, mmap_mode="r"), manifest)
 
 
 def first_nonfinite_row(x: np.ndarray, chunk: int = 1 << 16) -> int | None:

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import functools
 import hashlib
 import json
 import os
 import random
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +141,42 @@ def claim_run(folder: str | os.PathLike, spec: dict[str, Any]) -> None:
     tmp = folder / f".{RUN_FILE}.tmp"
     tmp.write_text(json.dumps(spec, indent=2, sort_keys=True))
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, log: Callable[[str], None] | None = print) -> Iterator[None]:
+    """Hold ``folder`` for this process: a second process asking for it (another
+    ``lsvid bench`` sharing the run directory, say on another GPU) waits, then
+    finds the work finished and reuses it instead of redoing it alongside."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if log is not None:
+                log(f"{folder}: another process is working here; waiting for it to finish")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def holds_folder(arg: str) -> Callable:
+    """Run the decorated stage under :func:`folder_lock` of its keyword argument ``arg``.
+
+    Only the first process of a ``torchrun`` group locks: its other ranks follow
+    it through the collectives, and would deadlock waiting for its lock."""
+
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if int(os.environ.get("RANK", "0")) != 0:
+                return fn(*args, **kwargs)
+            with folder_lock(kwargs[arg], kwargs.get("log", print)):
+                return fn(*args, **kwargs)
+
+        return run
+
+    return decorate

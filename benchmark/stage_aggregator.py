@@ -27,7 +27,7 @@ from protocols import Dataset
 from .config import AGG_EXECUTION_FIELDS, AggregatorStageConfig, without_execution_fields
 from .fingerprint import tensor_fingerprint
 from .registry import create_aggregator
-from .runtime import NonFiniteError, atomic_torch_save, autocast, check_finite_loss, claim_run
+from .runtime import NonFiniteError, atomic_torch_save, autocast, check_finite_loss, claim_run, holds_folder
 
 FINAL_FILE = "aggregator.pt"
 STATE_FILE = "train_state.pt"
@@ -108,6 +108,7 @@ def aggregator_run_spec(
     }
 
 
+@holds_folder("out_dir")
 def train_aggregator(
     method: str,
     options: dict[str, Any],

@@ -25,7 +25,7 @@ from protocols import Dataset
 from .config import FRAME_EXECUTION_FIELDS, FrameStageConfig, without_execution_fields
 from .fingerprint import dataset_fingerprint, file_sha256, weights_id
 from .frames import default_workers, make_loader, normalize, random_erasing, random_flip
-from .runtime import atomic_torch_save, autocast, check_finite_loss, claim_run
+from .runtime import atomic_torch_save, autocast, check_finite_loss, claim_run, holds_folder
 
 BACKBONE_FILE = "backbone.pt"
 STATE_FILE = "train_state.pt"
@@ -104,6 +104,7 @@ def frame_run_spec(
     }
 
 
+@holds_folder("out_dir")
 def train_frame_model(
     ds: Dataset,
     cfg: FrameStageConfig,

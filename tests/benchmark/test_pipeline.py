@@ -285,6 +285,67 @@ def test_killed_training_resumes_to_the_same_model(dataset, tmp_path):
         torch.testing.assert_close(resumed[k], v, rtol=0, atol=0)
 
 
+HELD_SCRIPT = """
+import sys, time, torch, numpy as np
+from pathlib import Path
+from protocols import read_dataset
+from benchmark.config import AggregatorStageConfig
+from benchmark.registry import register_aggregator
+from benchmark.stage_aggregator import SequenceIndex, train_aggregator
+
+class Held(torch.nn.Module):
+    # mean pooling that, while training, holds on until the test creates the file argv[4]
+    def __init__(self, d):
+        super().__init__()
+        self.lin, self.out_dim = torch.nn.Linear(d, d), d
+    def forward(self, x, mask=None):
+        t0 = time.time()
+        while self.training and not Path(sys.argv[4]).exists() and time.time() - t0 < 120:
+            time.sleep(0.02)
+        return self.lin(x.mean(1))
+
+register_aggregator("held")(lambda in_dim: Held(in_dim))
+ds = read_dataset(sys.argv[1])
+cfg = AggregatorStageConfig(epochs=2, checkpoint_every=1, batch_size=4)
+train_aggregator("held", {}, ds, torch.from_numpy(np.load(sys.argv[2])), SequenceIndex.of(ds), cfg, device=torch.device("cpu"), out_dir=sys.argv[3], progress=False, log=print)
+"""
+
+
+def test_a_second_process_waits_for_the_first_and_reuses_its_model(dataset, tmp_path):
+    """Two runs sharing a run directory (e.g. one per GPU) never train the same stage side by side."""
+    import fcntl
+
+    ds = read_dataset(dataset)
+    np.save(tmp_path / "f.npy", np.random.default_rng(0).normal(size=(len(ds.frames), 16)).astype(np.float32))
+    (tmp_path / "train.py").write_text(HELD_SCRIPT)
+    go = tmp_path / "go"
+    cmd = [sys.executable, "-u", str(tmp_path / "train.py"), str(dataset), str(tmp_path / "f.npy"), str(tmp_path / "run"), str(go)]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    second = None
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and first.poll() is None:  # until the first holds the folder
+            try:
+                with open(tmp_path / "run" / ".lock") as f:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(f, fcntl.LOCK_UN)
+            except BlockingIOError:
+                break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.02)
+        assert first.poll() is None, first.communicate()[0]
+        second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        waited = second.stdout.readline()
+        assert "another process is working here; waiting for it to finish" in waited, waited + second.communicate()[0]
+    finally:
+        go.touch()
+    out_first = first.communicate(timeout=600)[0]
+    out_second = second.communicate(timeout=600)[0]
+    assert first.returncode == 0 and second.returncode == 0, out_first + out_second
+    assert "epochs in" in out_first and "epochs in" not in out_second  # the second trained nothing
+
+
 def test_torchrun_ddp_stage_a_on_cpu(dataset, tmp_path):
     """torchrun --nproc-per-node 2: stage (a) under DDP (gloo on CPU), the rest on rank 0."""
     (tmp_path / "cfg.json").write_text(json.dumps(SMALL))
