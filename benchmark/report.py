@@ -95,6 +95,25 @@ def _markdown(header: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _tex_escape(text: str) -> str:
+    return "".join(_TEX_SPECIAL.get(c, c) for c in text).replace("±", r"$\pm$").replace("–", "--")
+
+
+def _latex(header: list[str], body: list[list[str]], caption: str) -> str:
+    """A booktabs table, ready to paste into a paper."""
+    lines = [
+        r"\begin{table}[t]", r"\centering", rf"\caption{{{_tex_escape(caption)}}}",
+        r"\begin{tabular}{l" + "c" * (len(header) - 1) + "}", r"\toprule",
+        " & ".join(_tex_escape(c) for c in header) + r" \\", r"\midrule",
+    ]
+    lines += [" & ".join(_tex_escape(c) for c in row) + r" \\" for row in body]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines)
+
+
 def _html_table(header: list[str], body: list[list[str]]) -> str:
     h = "".join(f"<th>{html.escape(c)}</th>" for c in header)
     rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
@@ -157,7 +176,7 @@ def retrieval_strips(topk_file: Path, dataset_path: Path, out: Path, *, max_quer
 
 
 def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_dir: str | os.PathLike | None = None, strips_method: str | None = None) -> dict[str, Any]:
-    """Write ``leaderboard.md``, ``index.html``, ``cmc_<dataset>.png`` and retrieval strips."""
+    """Write ``leaderboard.md``, ``leaderboard.tex`` (booktabs), ``index.html``, ``cmc_<dataset>.png`` and retrieval strips."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = read_leaderboard(leaderboard)
@@ -199,6 +218,13 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
     md += [f"![CMC]({name})" for name in images]
     md += [f"\n![top-5 retrieval, {d}, {m}]({name})" for d, m, name in strips]
     (out / "leaderboard.md").write_text("\n".join(md) + "\n")
+    tex = [
+        "% lsvid leaderboard; needs \\usepackage{booktabs}",
+        _latex(*t2, f"Ablation (the shape of Table 2 of Li et al., ICCV 2019). {CAPTION}"),
+        "",
+        _latex(*t4, f"All methods (the shape of Table 4 of Li et al., ICCV 2019). {CAPTION}"),
+    ]
+    (out / "leaderboard.tex").write_text("\n".join(tex) + "\n")
     css = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
     page = [f"<!doctype html><html><head><meta charset='utf-8'><title>lsvid leaderboard</title><style>{css}</style></head><body>",
             f"<h1>Leaderboard</h1><p>{html.escape(CAPTION)}</p>" + (f"<p>{html.escape(_seeds_note(summary))}</p>" if _seeds_note(summary) else ""),
@@ -210,4 +236,4 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
         page += [f"<h3>{html.escape(d)} — {html.escape(m)}</h3><img src='{n}' alt='strips'>" for d, m, n in strips]
     page.append(f"<p><small>{len(df)} rows; configs: {html.escape(json.dumps(sorted(df.config_hash.unique().tolist())))}</small></p></body></html>")
     (out / "index.html").write_text("\n".join(page))
-    return {"markdown": out / "leaderboard.md", "html": out / "index.html", "cmc": images, "strips": [s[2] for s in strips]}
+    return {"markdown": out / "leaderboard.md", "latex": out / "leaderboard.tex", "html": out / "index.html", "cmc": images, "strips": [s[2] for s in strips]}

@@ -97,8 +97,8 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Report folder (default RUNS/report).")
 @click.option("--strips-method", default=None, help="Method whose top-5 retrieval strips to draw (default gltr).")
 def leaderboard_cmd(run_dir: Path, leaderboard: Path | None, out: Path | None, strips_method: str | None) -> None:
-    """Render the leaderboard as Markdown and a static HTML page (Tables 2 and 4 of the
-    paper), with CMC curves and top-5 retrieval strips as PNGs."""
+    """Render the leaderboard as Markdown, LaTeX and a static HTML page (Tables 2 and 4
+    of the paper), with CMC curves and top-5 retrieval strips as PNGs."""
     from benchmark.report import render
 
     board = leaderboard or run_dir / "leaderboard.parquet"
@@ -109,4 +109,4 @@ def leaderboard_cmd(run_dir: Path, leaderboard: Path | None, out: Path | None, s
     except ValueError as e:
         raise click.ClickException(str(e)) from e
     click.echo(Path(paths["markdown"]).read_text())
-    click.echo(f"HTML report: {paths['html']}")
+    click.echo(f"HTML report: {paths['html']}\nLaTeX tables: {paths['latex']}")
