@@ -12,7 +12,7 @@ from typing import Any
 
 # settings that change how fast a run goes, never what it learns or scores
 FRAME_EXECUTION_FIELDS = ("workers", "decoder", "checkpoint_minutes")
-AGG_EXECUTION_FIELDS = ("eval_batch_frames", "checkpoint_every")
+AGG_EXECUTION_FIELDS = ("eval_batch_frames", "checkpoint_every", "jobs")
 BENCH_EXECUTION_FIELDS = ("feature_batch",)
 
 
@@ -76,6 +76,7 @@ class AggregatorStageConfig:
     grad_clip: float = 10.0  # max gradient norm; 0 disables
     eval_batch_frames: int = 65536  # frames per evaluation batch (all frames of each sequence)
     checkpoint_every: int = 10  # epochs between resumable checkpoints
+    jobs: int = 1  # methods trained at once, each in its own process (small steps leave a GPU idle)
 
 
 @dataclass

@@ -16,8 +16,10 @@ or initial weights never pick up each other's models, and can share one
 from __future__ import annotations
 
 import json
+import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -102,51 +104,127 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
             dt, ckpt, req.run_dir / "cache", device=device, batch_size=cfg.feature_batch,
             workers=cfg.frame.workers, decoder=cfg.frame.decoder, log=log, progress=req.progress,
         )
-        ckpt_sha = cache.manifest["checkpoint_sha256"]
-        feats = torch.from_numpy(np.array(cache.features)).to(device)
-        index = SequenceIndex.of(dt)
-        for method in todo:
-            opts = req.method_options.get(method, {})
-            t0 = time.perf_counter()
-            seed_everything(cfg.seed + trial)
-            spec = aggregator_run_spec(method, opts, dt, feats, cfg.agg, seed=cfg.seed + trial, features_id=cache.folder.name)
-            mdir = tdir / f"{method}-{run_key(spec)}"
-            agg = train_aggregator(
-                method, opts, dt, feats, index, cfg.agg, device=device, out_dir=mdir, seed=cfg.seed + trial,
-                log=log, progress=req.progress, features_id=cache.folder.name,
+        jobs = [
+            _MethodJob(
+                dataset=str(Path(req.dataset).resolve()), trial=trial, method=m, options=req.method_options.get(m, {}), config=cfg, cfg_json=cfg_json,
+                cache_folder=str(cache.folder), ckpt_sha=cache.manifest["checkpoint_sha256"], ds_sha=ds_sha, run_dir=str(req.run_dir),
+                device=str(device), plugins=tuple(req.plugins), progress=req.progress,
             )
-            video = embed_sequences(agg, feats, index, np.arange(len(dt.tracklets)), device=device, max_frames=cfg.agg.eval_batch_frames)
-            res = evaluate_dataset(ds, video, metric=cfg.metric, rerank=cfg.rerank, trials=[trial])[0].result
-            wall = time.perf_counter() - t0
-            _save_topk(mdir, dt, video, cfg.metric)
-            row = {
-                "dataset": ds.name,
-                "method": method,
-                "backbone": cfg.frame.backbone,
-                "trial": int(trial),
-                **{k: float(v) for k, v in res.to_dict().items() if k.startswith(("mAP", "rank"))},
-                "cmc": [float(x) for x in res.cmc],
-                "num_valid_queries": int(res.num_valid_queries),
-                "num_queries": int(res.num_queries),
-                "rerank": bool(cfg.rerank),
-                "metric": cfg.metric,
-                "options": json.dumps(opts, sort_keys=True),
-                "config": cfg_json,
-                "config_hash": config_hash(cfg_json, method, opts),
-                "seed": int(cfg.seed),
-                "code_version": code_version(),
-                "device": device_name(device),
-                "wall_time_s": round(wall, 3),
-                "dataset_path": str(Path(req.dataset).resolve()),
-                "dataset_sha256": ds_sha,
-                "checkpoint_sha256": ckpt_sha,
-                "run_folder": mdir.relative_to(req.run_dir).as_posix(),
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            }
+            for m in todo
+        ]
+        if cfg.agg.jobs > 1 and len(jobs) > 1:
+            done = _score_in_processes(jobs, cfg.agg.jobs, log)
+        else:
+            feats = torch.from_numpy(np.array(cache.features)).to(device)
+            index = SequenceIndex.of(dt)
+            done = (_score_method(job, ds, dt, feats, index, device, log) for job in jobs)
+        for row in done:
             append_row(board, row)
             rows.append(row)
-            log(f"{ds.name} trial {trial} {method}: mAP {row['mAP']:.1%}  R1 {row['rank1']:.1%}  ({wall:.1f} s)")
+            log(f"{ds.name} trial {trial} {row['method']}: mAP {row['mAP']:.1%}  R1 {row['rank1']:.1%}  ({row['wall_time_s']:.1f} s)")
     return rows
+
+
+@dataclass(frozen=True)
+class _MethodJob:
+    """One stage (b) cell: everything a fresh process needs to train, embed and score it."""
+
+    dataset: str
+    trial: int
+    method: str
+    options: dict[str, Any]
+    config: BenchConfig
+    cfg_json: str
+    cache_folder: str
+    ckpt_sha: str
+    ds_sha: str
+    run_dir: str
+    device: str
+    plugins: tuple[str, ...]
+    progress: bool
+
+
+def _score_method(job: _MethodJob, ds, dt, feats: torch.Tensor, index: SequenceIndex, device: torch.device, log: Callable[[str], None]) -> dict[str, Any]:
+    """Train one aggregator on the cached features, embed every sequence, score it: its leaderboard row."""
+    cfg, trial, method, opts = job.config, job.trial, job.method, job.options
+    t0 = time.perf_counter()
+    seed_everything(cfg.seed + trial)
+    features_id = Path(job.cache_folder).name
+    spec = aggregator_run_spec(method, opts, dt, feats, cfg.agg, seed=cfg.seed + trial, features_id=features_id)
+    run_dir = Path(job.run_dir)
+    mdir = run_dir / ds.name / f"trial{trial}" / f"{method}-{run_key(spec)}"
+    agg = train_aggregator(
+        method, opts, dt, feats, index, cfg.agg, device=device, out_dir=mdir, seed=cfg.seed + trial,
+        log=log, progress=job.progress, features_id=features_id,
+    )
+    video = embed_sequences(agg, feats, index, np.arange(len(dt.tracklets)), device=device, max_frames=cfg.agg.eval_batch_frames)
+    res = evaluate_dataset(ds, video, metric=cfg.metric, rerank=cfg.rerank, trials=[trial])[0].result
+    wall = time.perf_counter() - t0
+    _save_topk(mdir, dt, video, cfg.metric)
+    return {
+        "dataset": ds.name,
+        "method": method,
+        "backbone": cfg.frame.backbone,
+        "trial": int(trial),
+        **{k: float(v) for k, v in res.to_dict().items() if k.startswith(("mAP", "rank"))},
+        "cmc": [float(x) for x in res.cmc],
+        "num_valid_queries": int(res.num_valid_queries),
+        "num_queries": int(res.num_queries),
+        "rerank": bool(cfg.rerank),
+        "metric": cfg.metric,
+        "options": json.dumps(opts, sort_keys=True),
+        "config": job.cfg_json,
+        "config_hash": config_hash(job.cfg_json, method, opts),
+        "seed": int(cfg.seed),
+        "code_version": code_version(),
+        "device": device_name(device),
+        "wall_time_s": round(wall, 3),
+        "dataset_path": job.dataset,
+        "dataset_sha256": job.ds_sha,
+        "checkpoint_sha256": job.ckpt_sha,
+        "run_folder": mdir.relative_to(run_dir).as_posix(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _method_worker(job: _MethodJob, threads: int) -> tuple[dict[str, Any], list[str]]:
+    """:func:`_score_method` in a fresh process: loads the dataset and the cached features itself."""
+    torch.set_num_threads(threads)
+    for p in job.plugins:
+        import_plugin(p)
+    device = torch.device(job.device)
+    ds = read_dataset(job.dataset)
+    dt = ds.for_trial(job.trial)
+    feats = torch.from_numpy(np.load(Path(job.cache_folder) / "features.npy")).to(device)
+    lines: list[str] = []
+    row = _score_method(replace(job, progress=False), ds, dt, feats, SequenceIndex.of(dt), device, lines.append)
+    return row, lines
+
+
+def _score_in_processes(jobs: list[_MethodJob], processes: int, log: Callable[[str], None]) -> Iterator[dict[str, Any]]:
+    """Train several methods at once, one process each.  Stage (b) steps are small
+    (batches of 10 sequences), so one method keeps neither a GPU nor a multi-core
+    CPU busy; side by side, their steps fill each other's gaps.  Rows come back
+    as methods finish; the first failure stops the rest."""
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    processes = min(processes, len(jobs))
+    threads = max(1, (os.cpu_count() or 1) // processes)
+    log(f"stage (b): {len(jobs)} methods in {processes} processes")
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending = {pool.submit(_method_worker, job, threads) for job in jobs}
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for f in finished:
+                    row, lines = f.result()
+                    for line in lines:
+                        log(line)
+                    yield row
+        finally:
+            for f in pending:
+                f.cancel()
 
 
 def _save_topk(folder: Path, ds, video: np.ndarray, metric: str) -> None:

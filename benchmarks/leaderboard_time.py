@@ -1,6 +1,6 @@
 """Wall time of stage (b) for all nine methods on a MARS-sized cached feature set.
 
-Run: python benchmarks/leaderboard_time.py [--epochs 1] [--device auto] [--scale 1.0]
+Run: python benchmarks/leaderboard_time.py [--epochs 1] [--device auto] [--scale 1.0] [--jobs K]
 
 Generated 128-d frame features stand in for a real cache: 8,298 train and
 11,310 test sequences with MARS-like lengths (mean ~59 frames).  Each method
@@ -9,6 +9,11 @@ batches of 10) and then embeds every test sequence from all its frames.  The
 script reports, per method, seconds per training epoch, the projection to the
 paper's 400 epochs, and the evaluation (embedding) time.  The obvious
 implementation it is compared with embeds test sequences one at a time.
+
+With ``--jobs K`` it also times the whole of stage (b) for every method as
+``lsvid bench`` runs it (train, embed, score), one method after another and
+then ``K`` methods at once in separate processes (``agg.jobs``), and prints
+the ratio of the two wall times.
 """
 from __future__ import annotations
 
@@ -52,6 +57,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of MARS's sequence counts")
     ap.add_argument("--methods", default=",".join(BASELINES))
+    ap.add_argument("--jobs", type=int, default=0, help="also time all methods one by one against this many at once")
     args = ap.parse_args()
     device = resolve_device(args.device)
     rng = np.random.default_rng(0)
@@ -91,6 +97,44 @@ def main() -> None:
                 torch.cuda.synchronize()
             t_loop = (time.perf_counter() - t) * len(test_rows) / len(sample)
         print(f"{method:<20} {per_epoch:8.2f} {per_epoch * 400 / 60:9.1f} m {t_embed:10.2f}s {t_loop:10.2f}s {t_loop / t_embed:5.1f}x")
+    if args.jobs > 1:
+        compare_jobs(ds, feats.cpu().numpy(), args, cfg, device)
+
+
+def compare_jobs(ds: Dataset, feats: np.ndarray, args, cfg: AggregatorStageConfig, device: torch.device) -> None:
+    """Stage (b) of every method as the runner does it: one by one, then ``args.jobs`` at once."""
+    from dataclasses import replace
+
+    from benchmark.config import BenchConfig
+    from benchmark.runner import _MethodJob, _score_in_processes, _score_method
+    from protocols import read_dataset, write_dataset
+
+    methods = args.methods.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        fr = ds.frames.assign(path=[f"img/{t}/{i}.jpg" for t, i in zip(ds.frames.tracklet_id, ds.frames.frame_index)])
+        root = write_dataset(Path(tmp) / "ds", ds.tracklets, fr, {"name": "mars-like", "protocol": {"name": "mars"}})
+        cache = Path(tmp) / "cache" / "features"
+        cache.mkdir(parents=True)
+        np.save(cache / "features.npy", feats)
+        full = read_dataset(root)
+        times = {}
+        for jobs in (1, args.jobs):
+            bench = BenchConfig(agg=replace(cfg, jobs=jobs))
+            todo = [
+                _MethodJob(dataset=str(root), trial=0, method=m, options={}, config=bench, cfg_json=bench.to_json(), cache_folder=str(cache),
+                           ckpt_sha="-", ds_sha="-", run_dir=str(Path(tmp) / f"runs{jobs}"), device=str(device), plugins=(), progress=False)
+                for m in methods
+            ]
+            t = time.perf_counter()
+            if jobs == 1:
+                x = torch.from_numpy(feats).to(device)
+                rows = [_score_method(j, full, full, x, SequenceIndex.of(full), device, lambda s: None) for j in todo]
+            else:
+                rows = list(_score_in_processes(todo, jobs, lambda s: None))
+            times[jobs] = time.perf_counter() - t
+            scores = ", ".join(f"{r['method']} {r['mAP']:.3f}" for r in sorted(rows, key=lambda r: r["method"]))
+            print(f"stage (b), {len(methods)} methods, {args.epochs} epoch(s) each, {jobs} at a time: {times[jobs]:.1f} s (mAP {scores})")
+        print(f"ratio: {times[1] / times[args.jobs]:.2f}x with {args.jobs} processes")
 
 
 if __name__ == "__main__":

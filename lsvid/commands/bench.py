@@ -22,12 +22,13 @@ import click
 @click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="JSON file of BenchConfig fields (frame, agg, seed, ...).")
 @click.option("--frame-epochs", type=int, default=None, help="Override stage (a) epochs (paper: 20).")
 @click.option("--agg-epochs", type=int, default=None, help="Override stage (b) epochs (paper: 400).")
+@click.option("--jobs", type=int, default=None, help="Stage (b): train this many methods at once, one process each (agg.jobs; default 1).")
 @click.option("--trial", "trials", type=int, multiple=True, help="Only these trials (PRID/iLIDS); default all.")
 @click.option("--plugin", "plugins", multiple=True, help="Import this module first; its @register_aggregator methods become available.")
 @click.option("--option", "options", multiple=True, help="METHOD.KEY=VALUE option for an aggregator factory (JSON value).")
 @click.option("--list", "list_only", is_flag=True, help="List registered aggregators and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device, rerank, seeds, run_dir, leaderboard, config_file, frame_epochs, agg_epochs, trials, plugins, options, list_only, quiet) -> None:
+def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device, rerank, seeds, run_dir, leaderboard, config_file, frame_epochs, agg_epochs, jobs, trials, plugins, options, list_only, quiet) -> None:
     """Train and score METHODS on DATASET under its protocol; one leaderboard row per
     (dataset, method, trial).  Re-running resumes: finished cells are skipped and
     interrupted training continues from its last checkpoint."""
@@ -52,6 +53,10 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
         cfg.frame.epochs = frame_epochs
     if agg_epochs is not None:
         cfg.agg.epochs = agg_epochs
+    if jobs is not None:
+        if jobs < 1:
+            raise click.UsageError(f"--jobs must be at least 1, got {jobs}")
+        cfg.agg.jobs = jobs
     cfg.rerank = rerank or cfg.rerank
     if no_finetune and backbone_weights is None:
         raise click.UsageError("--no-finetune needs --backbone-weights")

@@ -153,6 +153,27 @@ def test_several_seeds_in_one_command_are_averaged_on_the_leaderboard(dataset, t
     assert f"{mean:.1f} ± {std:.1f}" in md
 
 
+def test_methods_trained_in_parallel_processes_score_as_one_by_one(dataset, tmp_path):
+    (tmp_path / "cfg.json").write_text(json.dumps(SMALL))
+    methods = "dtp,lstm,gltr"
+
+    def bench(out: str, *extra: str) -> pd.DataFrame:
+        args = ["bench", "--dataset", str(dataset), "--methods", methods, "--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / out), "--quiet", *extra]
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 0, r.output
+        return r.output, pd.read_parquet(tmp_path / out / "leaderboard.parquet").set_index("method").sort_index()
+
+    _, serial = bench("serial")
+    out, parallel = bench("parallel", "--jobs", "2")
+    assert "stage (b): 3 methods in 2 processes" in out
+    assert list(parallel.index) == sorted(methods.split(","))
+    for m in parallel.index:
+        assert parallel.loc[m, "mAP"] == pytest.approx(serial.loc[m, "mAP"], abs=1e-3)
+        assert parallel.loc[m, "config_hash"] != serial.loc[m, "config_hash"]  # the config (jobs) is recorded
+        assert (tmp_path / "parallel" / parallel.loc[m, "run_folder"] / "topk.npz").exists()
+    assert CliRunner().invoke(main, ["bench", "--dataset", str(dataset), "--jobs", "0"]).exit_code == 2
+
+
 def test_a_stage_folder_of_other_settings_is_refused(dataset, tmp_path):
     from benchmark.runtime import StaleRunError
 
