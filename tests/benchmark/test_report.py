@@ -55,23 +55,27 @@ def test_trials_are_averaged_until_a_new_experiment_replaces_them():
     assert s.mAP == pytest.approx(0.8) and (s.trials, s.runs) == (1, 1)
 
 
-def test_report_says_which_cells_average_seeds(tmp_path):
-    board = tmp_path / "leaderboard.parquet"
-    for seed, v in enumerate([0.5, 0.7]):
-        append_row(board, row("mars", "gltr", v, seed=seed))
-    append_row(board, row("mars", "avgpool", 0.4))
-    md = render(board, tmp_path / "report")["markdown"].read_text()
-    assert "Averaged over seeds: gltr on mars (2 seeds)." in md
-    assert "| gltr | 60.0 ± 10.0 | 60.0 ± 10.0 |" in md  # Table 2 shape: R1 then mAP
-    assert "| avgpool | 40.0 | 40.0 |" in md
-
-
-def test_latex_tables_are_escaped_booktabs(tmp_path):
+@pytest.fixture
+def report(tmp_path):
+    """Two seeds of pyramid_conv and one of avgpool on MARS, one gltr row on PRID, rendered."""
     board = tmp_path / "leaderboard.parquet"
     for seed, v in enumerate([0.5, 0.7]):
         append_row(board, row("mars", "pyramid_conv", v, seed=seed))
+    append_row(board, row("mars", "avgpool", 0.4))
     append_row(board, row("prid", "gltr", 0.25))
-    tex = render(board, tmp_path / "report")["latex"].read_text()
+    return render(board, tmp_path / "report")
+
+
+def test_report_says_which_cells_average_seeds(report):
+    md = report["markdown"].read_text()
+    assert "Averaged over seeds: pyramid_conv on mars (2 seeds)." in md
+    # Table 2 shape: R1 then mAP per dataset (mars, prid)
+    assert "| pyramid_conv | 60.0 ± 10.0 | 60.0 ± 10.0 | – | – |" in md
+    assert "| avgpool | 40.0 | 40.0 | – | – |" in md
+
+
+def test_latex_tables_are_escaped_booktabs(report):
+    tex = report["latex"].read_text()
     assert tex.count(r"\begin{tabular}{l") == 2 and tex.count(r"\toprule") == 2 and tex.count(r"\bottomrule") == 2
-    assert r"pyramid\_conv & 60.0 $\pm$ 10.0 & 60.0 $\pm$ 10.0 & -- & -- \\" in tex  # Table 2: mars R1, mAP, prid R1, mAP
+    assert r"pyramid\_conv & 60.0 $\pm$ 10.0 & 60.0 $\pm$ 10.0 & -- & -- \\" in tex
     assert r"Scores in \%." in tex and "_" not in tex.replace(r"\_", "")
