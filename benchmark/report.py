@@ -52,7 +52,27 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     out["runs"] = g.size()
     out["cmc"] = g["cmc"].apply(lambda s: np.mean(np.stack([np.asarray(x, float) for x in s]), axis=0).tolist())
     out["wall_time_s"] = g["wall_time_s"].sum()
+    out["experiment"] = g["experiment"].first()
+    torch_version = df.get("environment", pd.Series(None, index=df.index, dtype=object)).map(_torch_version)
+    for col, values in (("devices", df.get("device")), ("code_versions", df.get("code_version")), ("torch_versions", torch_version)):
+        values = pd.Series(None, index=df.index, dtype=object) if values is None else values
+        out[col] = values.groupby([df[c] for c in cell]).agg(lambda v: ", ".join(sorted({str(x) for x in v if x is not None})) or "?")
     return out.reset_index()
+
+
+def _torch_version(environment: str | None) -> str | None:
+    return json.loads(environment).get("torch") if isinstance(environment, str) else None
+
+
+def _provenance(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Where each cell's numbers come from: enough to rerun or to doubt them."""
+    header = ["dataset", "method", "backbone", "experiment", "trials", "seeds", "device", "code", "torch", "wall time"]
+    body = [
+        [r.dataset, r.method + (" + re-rank" if r.rerank else ""), r.backbone, r.experiment, str(r.trials), str(r.seeds),
+         r.devices, r.code_versions, r.torch_versions, f"{r.wall_time_s / 60:.1f} min"]
+        for r in summary.itertuples()
+    ]
+    return header, body
 
 
 CAPTION = "Mean over trials and seeds (± std where a cell has several runs). Scores in %."
@@ -215,6 +235,8 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
         _markdown(*t4),
         "",
     ]
+    prov = _provenance(summary)
+    md += ["## Provenance", "", "Each cell's latest experiment (its settings' hash, less seed and execution fields) and what computed it.", "", _markdown(*prov), ""]
     md += [f"![CMC]({name})" for name in images]
     md += [f"\n![top-5 retrieval, {d}, {m}]({name})" for d, m, name in strips]
     (out / "leaderboard.md").write_text("\n".join(md) + "\n")
@@ -231,6 +253,7 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
             "<h2>Ablation (the shape of the paper's Table 2)</h2>", _html_table(*t2),
             "<h2>All methods (the shape of the paper's Table 4)</h2>", _html_table(*t4), "<h2>CMC curves</h2>"]
     page += [f"<img src='{n}' alt='CMC'>" for n in images]
+    page += ["<h2>Provenance</h2>", _html_table(*prov)]
     if strips:
         page.append("<h2>Top-5 retrieval (query in grey; green: same identity, red: another)</h2>")
         page += [f"<h3>{html.escape(d)} — {html.escape(m)}</h3><img src='{n}' alt='strips'>" for d, m, n in strips]

@@ -24,6 +24,7 @@ COLUMNS = [
     "num_valid_queries", "num_queries", "rerank", "metric", "options", "config", "config_hash", "seed",
     "code_version", "device", "wall_time_s", "dataset_path", "dataset_sha256", "checkpoint_sha256", "created",
     "run_folder",  # the method's folder under the run directory (its models and top-k ranks)
+    "environment",  # JSON: python, torch, torchvision, numpy, CUDA, cuDNN versions and the platform
 ]
 
 

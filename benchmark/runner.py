@@ -35,7 +35,7 @@ from .feature_cache import extract_features
 from .fingerprint import dataset_fingerprint, weights_id
 from .registry import get_aggregator, import_plugin
 from .results import append_row, config_hash, has_cell
-from .runtime import code_version, device_name, resolve_device, run_key, seed_everything
+from .runtime import code_version, device_name, environment, resolve_device, run_key, seed_everything
 from .stage_aggregator import SequenceIndex, aggregator_run_spec, embed_sequences, train_aggregator
 from .stage_frame import frame_run_spec, init_distributed, train_frame_model
 
@@ -177,6 +177,7 @@ def _score_method(job: _MethodJob, ds, dt, feats: torch.Tensor, index: SequenceI
         "config_hash": config_hash(job.cfg_json, method, opts),
         "seed": int(cfg.seed),
         "code_version": code_version(),
+        "environment": environment(),
         "device": device_name(device),
         "wall_time_s": round(wall, 3),
         "dataset_path": job.dataset,

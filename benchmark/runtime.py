@@ -35,6 +35,25 @@ def device_name(device: torch.device) -> str:
     return f"cpu:{os.cpu_count()} cores"
 
 
+def environment() -> str:
+    """The software a result was computed with, as JSON: numerics differ between
+    torch, CUDA and cuDNN versions as much as between devices."""
+    import platform
+
+    import torchvision
+
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "platform": platform.platform(terse=True),
+    }
+    return json.dumps(env, sort_keys=True)
+
+
 def autocast(device: torch.device):
     """bf16 autocast on CUDA; on CPU full precision (CPU bf16 is slower on most machines)."""
     if device.type == "cuda":

@@ -17,7 +17,8 @@ def row(dataset, method, mAP, *, trial=0, seed=0, created="2026-01-01T00:00:00+0
         cfg[stage][field] = value
     r = {c: None for c in COLUMNS}
     r.update(dataset=dataset, method=method, backbone="resnet50", trial=trial, mAP=mAP, rank1=mAP, rank5=mAP, rank10=mAP, rank20=mAP,
-             cmc=[mAP] * 20, rerank=False, options="{}", config=json.dumps(cfg, sort_keys=True), seed=seed, created=created, wall_time_s=1.0)
+             cmc=[mAP] * 20, rerank=False, options="{}", config=json.dumps(cfg, sort_keys=True), seed=seed, created=created, wall_time_s=30.0,
+             device="cpu:2 cores", code_version="0.1.0+gabc", environment=json.dumps({"torch": "2.14.1"}))
     return r
 
 
@@ -79,3 +80,21 @@ def test_latex_tables_are_escaped_booktabs(report):
     assert tex.count(r"\begin{tabular}{l") == 2 and tex.count(r"\toprule") == 2 and tex.count(r"\bottomrule") == 2
     assert r"pyramid\_conv & 60.0 $\pm$ 10.0 & 60.0 $\pm$ 10.0 & -- & -- \\" in tex
     assert r"Scores in \%." in tex and "_" not in tex.replace(r"\_", "")
+
+
+def test_provenance_names_what_computed_each_cell(report):
+    from benchmark.report import experiment_key
+
+    md = report["markdown"].read_text()
+    key = experiment_key(json.dumps(BenchConfig().to_dict(), sort_keys=True), "{}")
+    # two seeds of 30 s each: one minute
+    assert f"| mars | pyramid_conv | resnet50 | {key} | 1 | 2 | cpu:2 cores | 0.1.0+gabc | 2.14.1 | 1.0 min |" in md
+    assert "<h2>Provenance</h2>" in report["html"].read_text()
+
+
+def test_a_leaderboard_from_before_the_newer_columns_still_renders(tmp_path):
+    old = pd.DataFrame([row("mars", "gltr", 0.5)]).drop(columns=["run_folder", "environment"])
+    old.to_parquet(tmp_path / "leaderboard.parquet", index=False)
+    md = render(tmp_path / "leaderboard.parquet", tmp_path / "report")["markdown"].read_text()
+    assert "| gltr | 50.0 | 50.0 |" in md
+    assert "| cpu:2 cores | 0.1.0+gabc | ? |" in md  # no environment recorded then
