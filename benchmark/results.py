@@ -2,8 +2,9 @@
 
 Rows carry everything needed to reproduce and compare them: the scores
 (mAP, rank-1/5/10/20 and the CMC curve), the method and backbone, the whole
-config as JSON with its hash, the seed, the code version, the device and the
-wall time.  Appends hold a file lock and replace the file by rename, so
+config as JSON with its hash, the seed, the code version, the software
+environment, the device, the wall time and the run folder holding its
+models.  Appends hold a file lock and replace the file by rename, so
 concurrent runs and kills never corrupt it.
 """
 from __future__ import annotations
