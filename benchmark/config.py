@@ -78,6 +78,11 @@ class AggregatorStageConfig:
     checkpoint_every: int = 10  # epochs between resumable checkpoints
     jobs: int = 1  # methods trained at once, each in its own process (small steps leave a GPU idle)
 
+    def __post_init__(self) -> None:
+        for name in ("seq_len", "batch_size", "checkpoint_every", "jobs", "eval_batch_frames"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"agg.{name} must be at least 1, got {getattr(self, name)}")
+
 
 @dataclass
 class BenchConfig:
@@ -117,5 +122,21 @@ def _build(cls, d: dict[str, Any], where: str):
         if is_dataclass(default) and isinstance(v, dict):
             kwargs[k] = _build(type(default), v, f"{where}.{k}")
         else:
+            _check_type(v, str(known[k].type), f"{where}.{k}")
             kwargs[k] = v
     return cls(**kwargs)
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),)}
+
+
+def _check_type(value: Any, annotation: str, where: str) -> None:
+    """A config file's value against its field's annotation (``int``, ``float | None``, ...),
+    so that ``"epochs": "10"`` is refused at once, naming the field, not deep in a run."""
+    names = [t.strip() for t in annotation.split("|")]
+    allowed = tuple(t for n in names for t in _JSON_TYPES.get(n, (object,)))
+    # JSON true/false are Python bools, which are also ints: only a bool field takes them
+    if isinstance(value, bool) and "bool" not in names:
+        allowed = ()
+    if not isinstance(value, allowed):
+        raise ValueError(f"{where}: expected {annotation}, got {json.dumps(value)}")

@@ -239,6 +239,20 @@ def test_divergence_and_nan_features_stop_with_a_clear_error(dataset, tmp_path):
     assert not list((tmp_path / "cache").glob("*/manifest.json"))
 
 
+@pytest.mark.parametrize(("config", "message"), [
+    ({"agg": {"epochs": "10"}}, 'config.agg.epochs: expected int, got "10"'),
+    ({"frame": {"flip": 0}}, "config.frame.flip: expected bool, got 0"),
+    ({"frame": {"random_erasing": "0.5"}}, "config.frame.random_erasing: expected float"),
+    ({"agg": {"jobs": 0}}, "agg.jobs must be at least 1"),
+    ({"agg": {"epoch": 3}}, "unknown field(s) ['epoch']"),
+])
+def test_a_bad_config_file_is_refused_naming_the_field(dataset, tmp_path, config, message):
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
+    r = CliRunner().invoke(main, ["bench", "--dataset", str(dataset), "--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "runs"), "--quiet"])
+    assert r.exit_code == 1 and message in r.output, r.output
+    assert not (tmp_path / "runs").exists()  # refused before anything was written
+
+
 def test_missing_frame_is_named(dataset, tmp_path):
     native = tmp_path / "native"
     write_native("dukev", native, seed=2)
