@@ -69,7 +69,7 @@ def _provenance(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     header = ["dataset", "method", "backbone", "experiment", "trials", "seeds", "device", "code", "torch", "wall time"]
     body = [
         [r.dataset, r.method + (" + re-rank" if r.rerank else ""), r.backbone, r.experiment, str(r.trials), str(r.seeds),
-         r.devices, r.code_versions, r.torch_versions, f"{r.wall_time_s / 60:.1f} min"]
+         r.devices, r.code_versions, r.torch_versions, f"{r.wall_time_s:.0f} s" if r.wall_time_s < 120 else f"{r.wall_time_s / 60:.1f} min"]
         for r in summary.itertuples()
     ]
     return header, body
