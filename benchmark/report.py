@@ -220,11 +220,12 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
                 folder = last.run_folder if isinstance(last.run_folder, str) else f"{d}/trial{last.trial}/{method}"  # rows from before run_folder
                 if retrieval_strips(Path(run_dir) / folder / "topk.npz", Path(last.dataset_path), s):
                     strips.append((d, method, s.name))
+    seeds_note = _seeds_note(summary)
     md = [
         "# Leaderboard",
         "",
         CAPTION,
-        *(["", _seeds_note(summary)] if _seeds_note(summary) else []),
+        *(["", seeds_note] if seeds_note else []),
         "",
         "## Ablation (the shape of the paper's Table 2)",
         "",
@@ -249,7 +250,7 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
     (out / "leaderboard.tex").write_text("\n".join(tex) + "\n")
     css = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
     page = [f"<!doctype html><html><head><meta charset='utf-8'><title>lsvid leaderboard</title><style>{css}</style></head><body>",
-            f"<h1>Leaderboard</h1><p>{html.escape(CAPTION)}</p>" + (f"<p>{html.escape(_seeds_note(summary))}</p>" if _seeds_note(summary) else ""),
+            f"<h1>Leaderboard</h1><p>{html.escape(CAPTION)}</p>" + (f"<p>{html.escape(seeds_note)}</p>" if seeds_note else ""),
             "<h2>Ablation (the shape of the paper's Table 2)</h2>", _html_table(*t2),
             "<h2>All methods (the shape of the paper's Table 4)</h2>", _html_table(*t4), "<h2>CMC curves</h2>"]
     page += [f"<img src='{n}' alt='CMC'>" for n in images]

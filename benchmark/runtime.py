@@ -116,7 +116,7 @@ def _canonical(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run_key(spec: dict[str, Any]) -> str:
     """12 hex digits naming a stage's settings (its folder name in a run directory)."""
-    return hashlib.sha256(json.dumps(_canonical(spec), sort_keys=True).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
