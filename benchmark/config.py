@@ -6,9 +6,11 @@ travels with the results: a leaderboard row stores the whole config as JSON.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lsvid_core.config import at_least, check, fraction, from_dict, from_file, positive
 
 # settings that change how fast a run goes, never what it learns or scores
 FRAME_EXECUTION_FIELDS = ("workers", "decoder", "checkpoint_minutes")
@@ -55,10 +57,17 @@ class FrameStageConfig:
     checkpoint_minutes: float = 10.0  # a resumable checkpoint inside an epoch at most this often; every epoch's end saves one
 
     def __post_init__(self) -> None:
+        from gltr import list_backbones
+
         from .frames import DECODERS
 
-        if self.decoder not in DECODERS:
-            raise ValueError(f"frame.decoder: {self.decoder!r} is not one of {', '.join(DECODERS)}")
+        check(self.decoder in DECODERS, "decoder", f"{self.decoder!r} is not one of {', '.join(DECODERS)}")
+        check(self.backbone in list_backbones(), "backbone", f"{self.backbone!r} is not one of {', '.join(list_backbones())}")
+        at_least(self, ("embed_dim", "lr_step", "batch_size", "frames_per_tracklet"), 1)
+        at_least(self, ("height", "width"), 16)
+        at_least(self, ("epochs", "workers", "momentum", "weight_decay", "checkpoint_minutes"), 0)
+        positive(self, ("lr", "lr_gamma"))
+        fraction(self, ("random_erasing",))
 
 
 @dataclass
@@ -79,9 +88,11 @@ class AggregatorStageConfig:
     jobs: int = 1  # methods trained at once, each in its own process (small steps leave a GPU idle)
 
     def __post_init__(self) -> None:
-        for name in ("seq_len", "batch_size", "checkpoint_every", "jobs", "eval_batch_frames"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"agg.{name} must be at least 1, got {getattr(self, name)}")
+        at_least(self, ("seq_len", "checkpoint_every", "jobs", "eval_batch_frames", "lr_step"), 1)
+        # a batch of one sequence is skipped (it would break BatchNorm statistics): no training at all
+        at_least(self, ("batch_size",), 2)
+        at_least(self, ("epochs", "momentum", "weight_decay", "grad_clip"), 0)
+        positive(self, ("lr", "lr_gamma"))
 
 
 @dataclass
@@ -95,6 +106,13 @@ class BenchConfig:
     rerank: bool = False
     feature_batch: int = 512  # frames per batch in feature extraction
 
+    def __post_init__(self) -> None:
+        from protocols.metrics import METRICS
+
+        check(self.metric in METRICS, "metric", f"{self.metric!r} is not one of {', '.join(METRICS)}")
+        at_least(self, ("seed",), 0)
+        at_least(self, ("feature_batch",), 1)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -103,40 +121,8 @@ class BenchConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "BenchConfig":
-        return _build(cls, d, "config")
+        return from_dict(cls, d, "config")
 
     @classmethod
     def from_file(cls, path: str | Path) -> "BenchConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
-
-def _build(cls, d: dict[str, Any], where: str):
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(d) - set(known)
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
-    kwargs = {}
-    defaults = cls()
-    for k, v in d.items():
-        default = getattr(defaults, k)
-        if is_dataclass(default) and isinstance(v, dict):
-            kwargs[k] = _build(type(default), v, f"{where}.{k}")
-        else:
-            _check_type(v, str(known[k].type), f"{where}.{k}")
-            kwargs[k] = v
-    return cls(**kwargs)
-
-
-_JSON_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),)}
-
-
-def _check_type(value: Any, annotation: str, where: str) -> None:
-    """A config file's value against its field's annotation (``int``, ``float | None``, ...),
-    so that ``"epochs": "10"`` is refused at once, naming the field, not deep in a run."""
-    names = [t.strip() for t in annotation.split("|")]
-    allowed = tuple(t for n in names for t in _JSON_TYPES.get(n, (object,)))
-    # JSON true/false are Python bools, which are also ints: only a bool field takes them
-    if isinstance(value, bool) and "bool" not in names:
-        allowed = ()
-    if not isinstance(value, allowed):
-        raise ValueError(f"{where}: expected {annotation}, got {json.dumps(value)}")
+        return from_file(cls, path)

@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from gltr import load_checkpoint
+from lsvid_core.errors import LsvidError
 from protocols import Dataset
 
 from .fingerprint import dataset_fingerprint, file_sha256
@@ -37,7 +38,7 @@ from .runtime import NonFiniteError, autocast, code_version, folder_lock
 MANIFEST = "manifest.json"
 
 
-class StaleCacheError(RuntimeError):
+class StaleCacheError(LsvidError, RuntimeError):
     """A cache folder does not belong to the dataset or checkpoint asked for."""
 
 

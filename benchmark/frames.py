@@ -27,12 +27,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from lsvid_core.errors import ConfigError, LsvidError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DECODERS = ("threads", "processes", "nvjpeg")
 
 
-class FrameReadError(RuntimeError):
+class FrameReadError(LsvidError, RuntimeError):
     """A frame image is missing or cannot be decoded; the message names the file."""
 
 
@@ -155,7 +157,7 @@ def make_loader(
     when some frame is not a JPEG).
     """
     if decoder not in DECODERS:
-        raise ValueError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)}")
+        raise ConfigError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)}")
     workers = default_workers() if workers is None else workers
     order = np.arange(len(paths)) if order is None else np.asarray(order)
     lab = np.zeros(len(paths), np.int64) if labels is None else np.asarray(labels, np.int64)

@@ -21,13 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocols.registry import Entry, Registry
+from protocols.registry import Entry, Registry, RegistryError
 
 ENTRY_POINT_GROUP = "lsvid.aggregators"
-
-
-class RegistryError(ValueError):
-    pass
 
 
 REGISTRY = Registry(
@@ -36,6 +32,7 @@ REGISTRY = Registry(
     entry_point_group=ENTRY_POINT_GROUP,
     duplicate_error=RegistryError,
     unknown_error=RegistryError,
+    option_error=RegistryError,
 )
 
 
@@ -67,7 +64,7 @@ def get_aggregator(name: str) -> Entry:
 def create_aggregator(name: str, in_dim: int, **options: Any):
     """Build the aggregator ``name`` for ``in_dim``-wide frame features."""
     entry = get_aggregator(name)
-    module = entry.factory(in_dim, **options)
+    module = REGISTRY.create(name, in_dim, **options)
     out_dim = getattr(module, "out_dim", None)
     if not isinstance(out_dim, int) or out_dim < 1:
         raise RegistryError(f"aggregator '{name}' ({entry.origin}) built a module without a positive integer out_dim")

@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from lsvid_core.errors import InputError
+
 from .config import result_settings
 from .results import read_leaderboard
 
@@ -201,7 +203,7 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
     out.mkdir(parents=True, exist_ok=True)
     df = read_leaderboard(leaderboard)
     if df.empty:
-        raise ValueError(f"{leaderboard}: no rows yet; run `lsvid bench` first")
+        raise InputError(f"{leaderboard}: no rows yet; run `lsvid bench` first")
     summary = summarise(df)
     methods = sorted(summary.method.unique(), key=lambda m: (ABLATION.index(m) if m in ABLATION else len(ABLATION), m))
     t2 = _table(summary, [m for m in methods if m in ABLATION], ("rank1", "mAP"))

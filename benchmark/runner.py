@@ -27,13 +27,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from lsvid_core.errors import ConfigError
+from lsvid_core.paths import check_location, safe_component
 from protocols import read_dataset
 from protocols.evaluation import evaluate_dataset
 
 from .config import BenchConfig
 from .feature_cache import extract_features
 from .fingerprint import dataset_fingerprint, weights_id
-from .registry import get_aggregator, import_plugin
+from .registry import REGISTRY, import_plugin
 from .results import append_row, config_hash, has_cell
 from .runtime import code_version, device_name, environment, resolve_device, run_key, seed_everything
 from .stage_aggregator import SequenceIndex, aggregator_run_spec, embed_sequences, train_aggregator
@@ -62,17 +64,28 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
     """Run every requested cell; returns the rows written (skipped cells excluded)."""
     for p in req.plugins:
         import_plugin(p)
+    if not req.methods:
+        raise ConfigError("--methods: no method named; see `lsvid bench --list`")
     for m in req.methods:
-        get_aggregator(m)  # fail before any training if a name is unknown
+        REGISTRY.check(m, req.method_options.get(m, {}))  # fail before any training if a name or option is unknown
+    unused = sorted(set(req.method_options) - set(req.methods))
+    if unused:
+        raise ConfigError(f"--option names method(s) {unused} that --methods does not run ({', '.join(req.methods)})")
     cfg = req.config
     device = resolve_device(req.device)
+    check_location(req.run_dir, "--out")
+    board = req.leaderboard or (req.run_dir / "leaderboard.parquet")
+    check_location(board, "--leaderboard", folder=False)
     rank, world = init_distributed(device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())
     ds = read_dataset(req.dataset)
+    safe_component(ds.name, f"{Path(req.dataset) / 'dataset.json'}: name")  # it names the run folder
     ds_sha = dataset_fingerprint(ds)
-    board = req.leaderboard or (req.run_dir / "leaderboard.parquet")
     trials = list(range(ds.num_trials)) if req.trials is None else list(req.trials)
+    missing = [t for t in trials if not 0 <= t < ds.num_trials]
+    if missing:
+        raise ConfigError(f"--trial {missing[0]}: {ds.name} has trials 0..{ds.num_trials - 1}")
     rows = []
     cfg_json = cfg.to_json()
     if req.backbone_weights is not None:

@@ -16,17 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from lsvid_core.devices import resolve_device  # noqa: F401 - re-exported: the harness's device choice
+from lsvid_core.errors import LsvidError
+
 _REPO = Path(__file__).resolve().parents[1]
-
-
-def resolve_device(spec: str = "auto") -> torch.device:
-    """``auto``: CUDA when present, else CPU; otherwise any torch device string."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(spec)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
-    return dev
 
 
 def device_name(device: torch.device) -> str:
@@ -91,7 +84,7 @@ def atomic_torch_save(obj, path: Path) -> None:
 RUN_FILE = "run.json"
 
 
-class NonFiniteError(RuntimeError):
+class NonFiniteError(LsvidError, RuntimeError):
     """Training diverged (a NaN or infinite loss) or a network produced NaN/inf features."""
 
 
@@ -106,7 +99,7 @@ def check_finite_loss(mean_loss: float, *, stage: str, epoch: int, folder: Path,
         )
 
 
-class StaleRunError(RuntimeError):
+class StaleRunError(LsvidError, RuntimeError):
     """A stage's output folder holds a run of other settings; it is never silently reused."""
 
 

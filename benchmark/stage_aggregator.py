@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lsvid_core.errors import InputError
 from protocols import Dataset
 
 from .config import AGG_EXECUTION_FIELDS, AggregatorStageConfig, without_execution_fields
@@ -140,7 +141,7 @@ def train_aggregator(
     train = (tr["split"] == "train").to_numpy() & ~tr["person_id"].isin(list(ds.protocol.junk_pids)).to_numpy()
     rows = np.flatnonzero(train)
     if len(rows) == 0:
-        raise ValueError(f"{ds.root}: no train sequences (trial {ds.trial})")
+        raise InputError(f"{ds.root}: no train sequences (trial {ds.trial})")
     if not bool(torch.isfinite(feats).all()):
         bad = int(torch.isfinite(feats).all(dim=1).logical_not().nonzero()[0, 0])
         fr = ds.frames.iloc[bad]

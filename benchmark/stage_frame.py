@@ -20,6 +20,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from gltr import build_backbone, save_checkpoint
+from lsvid_core.errors import InputError
 from protocols import Dataset
 
 from .config import FRAME_EXECUTION_FIELDS, FrameStageConfig, without_execution_fields
@@ -36,7 +37,7 @@ def train_frames(ds: Dataset, junk_pids: tuple[int, ...] = ()) -> tuple[list[str
     tr = ds.tracklets[ds.tracklets["split"] == "train"]
     tr = tr[~tr["person_id"].isin(list(junk_pids))]
     if tr.empty:
-        raise ValueError(f"{ds.root}: no train tracklets (trial {ds.trial}) to train a frame model on")
+        raise InputError(f"{ds.root}: no train tracklets (trial {ds.trial}) to train a frame model on")
     ids = np.unique(tr["person_id"].to_numpy())
     label_of = {int(p): i for i, p in enumerate(ids)}
     fr = ds.frames[ds.frames["tracklet_id"].isin(tr["tracklet_id"])]

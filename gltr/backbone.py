@@ -37,6 +37,8 @@ import torch
 from torch import Tensor, nn
 from torchvision import models
 
+from lsvid_core.errors import ConfigError, MissingInputError, UnknownNameError
+
 from gltr.weights import (
     RandomInitWarning,
     WeightsMismatchError,
@@ -110,9 +112,9 @@ class FrameBackbone(nn.Module):
     def __init__(self, config: BackboneConfig) -> None:
         super().__init__()
         if config.name not in _SPECS:
-            raise KeyError(f"unknown backbone {config.name!r}; available: {', '.join(list_backbones())}")
+            raise UnknownNameError(f"unknown backbone {config.name!r}; available: {', '.join(list_backbones())}")
         if config.last_stride not in (1, 2):
-            raise ValueError(f"last_stride must be 1 or 2, got {config.last_stride}")
+            raise ConfigError(f"last_stride must be 1 or 2, got {config.last_stride}")
         spec = _SPECS[config.name]
         self.config = config
         self.name = config.name
@@ -124,7 +126,7 @@ class FrameBackbone(nn.Module):
         setattr(self.body.get_submodule(parent), leaf, nn.Identity())
         if config.last_stride == 1:
             if not config.name.startswith("resnet"):
-                raise ValueError(f"last_stride=1 is only defined for ResNets, not {config.name}")
+                raise ConfigError(f"last_stride=1 is only defined for ResNets, not {config.name}")
             for m in self.body.layer4[0].modules():  # type: ignore[union-attr]
                 if isinstance(m, nn.Conv2d) and m.stride == (2, 2):
                     m.stride = (1, 1)
@@ -166,7 +168,7 @@ def build_backbone(
         if path is None:
             where = f"{hub_cache_dir()} (one of: {', '.join(files)})"
             if weights == "imagenet":
-                raise FileNotFoundError(
+                raise MissingInputError(
                     f"no ImageNet weights for {name} in {where}; place the torchvision file there "
                     "or pass weights=<path to a local file>"
                 )

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lsvid_core.errors import ConfigError
+
 from gltr.masking import MaskedBatchNorm1d, zero_padded
 
 ACTIVATIONS = ("relu", "bn_relu", "none")
@@ -46,13 +48,13 @@ class ParallelTemporalConv(nn.Module):
     ) -> None:
         super().__init__()
         if len(kernel_sizes) != len(dilations) or not kernel_sizes:
-            raise ValueError("need one kernel size and one dilation per branch, at least one branch")
+            raise ConfigError("need one kernel size and one dilation per branch, at least one branch")
         if any(k < 1 or k % 2 == 0 for k in kernel_sizes):
-            raise ValueError(f"kernel sizes must be odd so that padding keeps T centred, got {list(kernel_sizes)}")
+            raise ConfigError(f"kernel sizes must be odd so that padding keeps T centred, got {list(kernel_sizes)}")
         if any(r < 1 for r in dilations):
-            raise ValueError(f"dilations must be >= 1, got {list(dilations)}")
+            raise ConfigError(f"dilations must be >= 1, got {list(dilations)}")
         if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+            raise ConfigError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.dim = dim
         self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
         self.dilations = tuple(int(r) for r in dilations)
@@ -109,7 +111,7 @@ class DilatedTemporalPyramid(ParallelTemporalConv):
         if dilations is None:
             dilations = [2 ** n for n in range(num_branches)]
         elif len(dilations) != num_branches:
-            raise ValueError(f"{num_branches} branches but {len(dilations)} dilations")
+            raise ConfigError(f"{num_branches} branches but {len(dilations)} dilations")
         super().__init__(dim, [kernel_size] * num_branches, dilations, activation=activation)
 
 

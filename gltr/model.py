@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from lsvid_core.errors import ConfigError, InputError
+
 from gltr.dtp import DilatedTemporalPyramid, ParallelTemporalConv, PyramidTemporalConv
 from gltr.masking import masked_mean
 from gltr.tsa import TemporalSelfAttention
@@ -46,9 +48,9 @@ class GLTR(nn.Module):
     ) -> None:
         super().__init__()
         if local not in LOCAL_BLOCKS:
-            raise ValueError(f"local must be one of {LOCAL_BLOCKS}, got {local!r}")
+            raise ConfigError(f"local must be one of {LOCAL_BLOCKS}, got {local!r}")
         if local == "none" and not use_tsa:
-            raise ValueError("with neither a local block nor TSA this is mean pooling; use gltr.masked_mean")
+            raise ConfigError("with neither a local block nor TSA this is mean pooling; use gltr.masked_mean")
         self.in_dim = in_dim
         self.local: ParallelTemporalConv | None
         if local == "dtp":
@@ -72,9 +74,9 @@ class GLTR(nn.Module):
         ``return_attention``, ``M`` being TSA's ``(B, T, T)`` mask (see
         :meth:`TemporalSelfAttention.forward` for its orientation)."""
         if return_attention and self.tsa is None:
-            raise ValueError(f"{type(self).__name__} has no TSA, so no attention mask to return")
+            raise InputError(f"{type(self).__name__} has no TSA, so no attention mask to return")
         if x.dim() != 3 or x.shape[-1] != self.in_dim:
-            raise ValueError(f"expected frame features (B, T, {self.in_dim}), got {tuple(x.shape)}")
+            raise InputError(f"expected frame features (B, T, {self.in_dim}), got {tuple(x.shape)}")
         h = x.transpose(1, 2)  # conv layout (B, d, T)
         if self.local is not None:
             h = self.local(h, mask)

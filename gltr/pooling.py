@@ -14,6 +14,8 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from lsvid_core.errors import ConfigError
+
 POOL_MODES = ("avg", "max")
 
 
@@ -32,9 +34,9 @@ class TemporalPyramidPooling(nn.Module):
         if bins is None:
             bins = [2 ** n for n in range(num_levels)]
         if not bins or any(b < 1 for b in bins):
-            raise ValueError(f"bins must be positive, got {list(bins)}")
+            raise ConfigError(f"bins must be positive, got {list(bins)}")
         if mode not in POOL_MODES:
-            raise ValueError(f"mode must be one of {POOL_MODES}, got {mode!r}")
+            raise ConfigError(f"mode must be one of {POOL_MODES}, got {mode!r}")
         self.in_dim = in_dim
         self.bins = tuple(int(b) for b in bins)
         self.mode = mode

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lsvid_core.errors import ConfigError
+
 from gltr.masking import ConvBNReLU1d, zero_padded
 
 NORMALIZATIONS = ("softmax", "mean", "none")
@@ -63,11 +65,11 @@ class TemporalSelfAttention(nn.Module):
     ) -> None:
         super().__init__()
         if channels % alpha:
-            raise ValueError(f"channels ({channels}) must be divisible by alpha ({alpha})")
+            raise ConfigError(f"channels ({channels}) must be divisible by alpha ({alpha})")
         if normalize not in NORMALIZATIONS:
-            raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+            raise ConfigError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
         if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+            raise ConfigError(f"kernel_size must be odd, got {kernel_size}")
         reduced = channels // alpha
         self.channels = channels
         self.reduced = reduced

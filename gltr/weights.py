@@ -12,12 +12,14 @@ from typing import Any, Iterable, Mapping
 import torch
 from torch import Tensor, nn
 
+from lsvid_core.errors import LsvidError, MissingInputError
+
 
 class RandomInitWarning(UserWarning):
     """A backbone was built without pretrained weights (random initialisation)."""
 
 
-class WeightsMismatchError(ValueError):
+class WeightsMismatchError(LsvidError, ValueError):
     """A weights file does not fit the architecture it is loaded into."""
 
 
@@ -40,8 +42,11 @@ def read_weights_file(path: str | os.PathLike) -> Any:
     """Load a ``.pth`` file on the CPU, refusing pickled code (``weights_only``)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    return torch.load(path, map_location="cpu", weights_only=True)
+        raise MissingInputError(f"weights file not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for files that are not its own
+        raise WeightsMismatchError(f"{path}: not a readable PyTorch weights file ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
 
 
 def strip_prefix(state: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:

@@ -15,15 +15,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from lsvid_core.errors import InputError
+from lsvid_core.paths import check_output, safe_component, staged_folder
 from protocols import write_tables
-from protocols.dataset import replace_folder
 from protocols.protocol import CURATED
 from protocols.splits import choose_queries, split_identities
 
@@ -60,7 +60,7 @@ def assign_splits(person_ids: np.ndarray, tracklets: pd.DataFrame, *, seed: int,
     ids = np.unique(person_ids[person_ids >= 0])
     split = np.full(len(person_ids), "gallery", dtype=object)
     if len(ids) < 2:
-        raise ValueError(f"only {len(ids)} identities found; a dataset needs at least 2 (more footage, or looser filters)")
+        raise InputError(f"only {len(ids)} identities found; a dataset needs at least 2 (more footage, or looser filters)")
     s = split_identities(ids, train_fraction=train_fraction, val_fraction=val_fraction, seed=seed)
     split[np.isin(person_ids, s.train)] = "train"
     split[np.isin(person_ids, s.val)] = "val"
@@ -88,20 +88,24 @@ def write_curated(
     meta: dict[str, Any],
     *,
     overwrite: bool = False,
+    inputs: Sequence[tuple[str, str | os.PathLike | None]] = (),
 ) -> Path:
-    """Write the dataset folder all-or-nothing; ``tracklets`` already in final order."""
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out}: already exists (pass --overwrite to replace it)")
-    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir(parents=True)
-    try:
+    """Write the dataset folder all-or-nothing; ``tracklets`` already in final order.
+
+    Built under a hidden temporary name and renamed into place (a killed run's
+    leftover is removed by the next); an existing ``out`` is replaced only as
+    :func:`lsvid_core.paths.check_output` allows.
+    """
+    out = check_output(out, overwrite=overwrite, inputs=inputs, kind="dataset folder")
+    with staged_folder(out, kind="dataset", tool="lsvid curate") as tmp:
         tid = np.arange(len(tracklets), dtype=np.int64)
         key = dict(zip(zip(tracklets["shard"], tracklets["local_id"]), tid))
         fr = frames.copy()
         fr["tracklet_id"] = [key[k] for k in zip(fr["shard"], fr["local_id"])]
         fr = fr.sort_values(["tracklet_id", "frame_index"], kind="stable").reset_index(drop=True)
         cam_of = dict(zip(tid, tracklets["camera"].astype(str)))
+        for cam in set(cam_of.values()):
+            safe_component(cam, "camera name")  # it becomes images/<camera>/
         rel = [f"images/{cam_of[t]}/{t}/{j}.jpg" for t, j in zip(fr["tracklet_id"], fr["frame_index"])]
         for d in {r.rsplit("/", 1)[0] for r in rel}:
             (tmp / d).mkdir(parents=True, exist_ok=True)
@@ -134,8 +138,4 @@ def write_curated(
         })
         meta = {**meta, "protocol": CURATED.to_dict(), "image_root": None}
         write_tables(tmp, tracklets_out, frames_out, meta)
-        replace_folder(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -11,6 +11,8 @@ import sys
 
 import click
 
+from lsvid_core.errors import LsvidError, describe_os_error
+
 COMMANDS: dict[str, str] = {
     "convert": "lsvid.commands.datasets:convert_cmd",
     "validate": "lsvid.commands.datasets:validate_cmd",
@@ -41,7 +43,22 @@ HELP: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
+    """A click group whose subcommands are imported on first use.
+
+    It is also the one place user-facing errors become messages: every
+    :class:`~lsvid_core.errors.LsvidError` is printed as one line and exits 1,
+    as is an ``OSError`` (permissions, a full disk, a file where a folder
+    belongs), reworded to name its path.  Any other exception is a bug and
+    keeps its traceback.
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LsvidError as e:
+            raise click.ClickException(str(e)) from None
+        except OSError as e:
+            raise click.ClickException(describe_os_error(e)) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

@@ -15,6 +15,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from lsvid_core.config import at_least, check, fraction, positive
+from lsvid_core.errors import InputError, MissingInputError, UnsafeOutputError
+from lsvid_core.paths import check_not_inside_inputs, check_output
+
 from . import __version__
 from .assemble import assign_splits, load_shards, order_tracklets, write_curated
 from .executors import run_tasks
@@ -43,17 +47,59 @@ class CurateRequest:
     work: Path | None = None
     name: str | None = None
     progress: bool = True
+    config_file: Path | None = None  # where config came from, if a file: an input --overwrite must spare
+
+    def __post_init__(self) -> None:
+        at_least(self, ("workers",), 1)
+        at_least(self, ("seed",), 0)
+        positive(self, ("cluster_threshold",))
+        fraction(self, ("min_purity", "val_fraction"))
+        fraction(self, ("train_fraction",), open_low=True)
+        check(self.train_fraction + self.val_fraction < 1, "train_fraction + val_fraction",
+              f"must leave identities for the test set, got {self.train_fraction:.3f} + {self.val_fraction:.3f}")
 
 
 def work_dir(req: CurateRequest) -> Path:
     return req.work or req.out.with_name(req.out.name + ".work")
 
 
+def _inputs(req: CurateRequest) -> list[tuple[str, Path | None]]:
+    """What a curation run reads, which its output may never replace or hold."""
+    opts = req.config.detector_options
+    csv = None if req.identities in ("truth", "cluster") else Path(req.identities)
+    return [
+        ("FOOTAGE", Path(req.footage)),
+        ("--identities", csv),
+        ("--config", req.config_file),
+        ("--detector-weights", Path(opts["weights"]) if isinstance(opts.get("weights"), str) else None),
+        ("--embedder-checkpoint", Path(req.config.embedder_options["checkpoint"]) if "checkpoint" in req.config.embedder_options else None),
+        ("--work", work_dir(req)),
+    ]
+
+
+def check_request(req: CurateRequest) -> None:
+    """Everything that can be refused before a single frame is decoded: the output (it must not
+    replace or hold an input), the work folder, the detector, embedder and identity source."""
+    from .detect import REGISTRY as DETECTORS
+    from .embed import REGISTRY as EMBEDDERS
+
+    inputs = _inputs(req)
+    check_output(req.out, overwrite=req.overwrite, inputs=inputs, kind="dataset folder")
+    work = work_dir(req)
+    check_not_inside_inputs(work, [("FOOTAGE", Path(req.footage)), ("--out", req.out)], option="--work")
+    if work.is_symlink() and not work.exists():
+        raise UnsafeOutputError(f"--work {work}: is a dangling symbolic link")
+    DETECTORS.check(req.config.detector, req.config.detector_options)
+    EMBEDDERS.check(req.config.embedder, req.config.embedder_options)
+    csv = inputs[1][1]
+    if csv is not None and not csv.is_file():
+        raise MissingInputError(f"--identities {csv}: no such CSV file; expected truth, cluster or a CSV that `lsvid review` writes")
+
+
 def curate(req: CurateRequest, log: Callable[[str], None] = print) -> tuple[Path, dict[str, Any]]:
     """Run the whole pipeline; returns the dataset folder and a report (drops, failures, quality)."""
     t0 = time.perf_counter()
-    if req.out.exists() and not req.overwrite:
-        raise FileExistsError(f"{req.out}: already exists (pass --overwrite to replace it)")
+    check_request(req)
     videos = find_videos(req.footage)
     work = work_dir(req)
     work.mkdir(parents=True, exist_ok=True)
@@ -64,11 +110,11 @@ def curate(req: CurateRequest, log: Callable[[str], None] = print) -> tuple[Path
         log(f"skipped {r.key}: {r.error}")
     ok = [(v, r.value) for v, r in zip(videos, results) if r.ok]
     if not ok:
-        raise ValueError(f"{req.footage}: no video could be processed")
+        raise InputError(f"{req.footage}: no video could be processed")
     names = [shard_name(v) for v, _ in ok]
     tracklets, frames, emb, summaries = load_shards(work, names)
     if len(tracklets) == 0:
-        raise ValueError("no tracklet survived detection, tracking and filtering; check the detector and the filters (--min-length, --min-height)")
+        raise InputError("no tracklet survived detection, tracking and filtering; check the detector and the filters (--min-length, --min-height)")
     order = order_tracklets(tracklets)
     tracklets = tracklets.iloc[order].reset_index(drop=True)
     emb = emb[order] if len(emb) else emb
@@ -101,7 +147,7 @@ def curate(req: CurateRequest, log: Callable[[str], None] = print) -> tuple[Path
     }
     if quality is not None:
         meta["quality"] = {k: v for k, v in quality.items() if k != "per_video"}
-    path = write_curated(req.out, work, tracklets, frames, pids, split, meta, overwrite=req.overwrite)
+    path = write_curated(req.out, work, tracklets, frames, pids, split, meta, overwrite=req.overwrite, inputs=_inputs(req))
     report = {**meta, "seconds": round(time.perf_counter() - t0, 2), "quality": quality}
     return path, report
 

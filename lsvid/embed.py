@@ -23,6 +23,8 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 import cv2
 import numpy as np
 
+from lsvid_core.errors import ConfigError
+
 from lsvid.appearance import DESCRIPTOR_HW, colour_histogram
 from lsvid.boxes import clip_boxes
 from protocols.registry import Registry
@@ -47,7 +49,7 @@ class Embedder(Protocol):
 # ---------------------------------------------------------------------------
 # registry
 
-REGISTRY = Registry("embedder", duplicate_error=ValueError, unknown_error=KeyError)
+REGISTRY = Registry("embedder")
 
 
 def register_embedder(name: str) -> Callable[[Callable[..., Embedder]], Callable[..., Embedder]]:
@@ -58,7 +60,7 @@ def register_embedder(name: str) -> Callable[[Callable[..., Embedder]], Callable
 
 def create_embedder(name: str = "colour_texture", **kwargs) -> Embedder:
     """Build the embedder registered as ``name`` with its keyword options."""
-    return REGISTRY.get(name).factory(**kwargs)
+    return REGISTRY.create(name, **kwargs)
 
 
 def list_embedders() -> list[str]:
@@ -171,9 +173,9 @@ class ColourTextureEmbedder:
     def __init__(self, *, size: tuple[int, int] = DESCRIPTOR_HW, colour_width: float = 0.6,
                  texture_weight: float = 0.3) -> None:
         if not 0 < colour_width <= 1:
-            raise ValueError(f"colour_width={colour_width}: a fraction of the box width in (0, 1]")
+            raise ConfigError(f"colour_width={colour_width}: a fraction of the box width in (0, 1]")
         if min(size) < 8:
-            raise ValueError(f"size={size}: crops of at least 8x8 pixels (height, width)")
+            raise ConfigError(f"size={size}: crops of at least 8x8 pixels (height, width)")
         self.name = "colour_texture"
         self.size = (int(size[0]), int(size[1]))
         self.colour_width = float(colour_width)
@@ -234,7 +236,7 @@ class BackboneEmbedder:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.batch_size = int(batch_size)
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         self.name = "backbone"
         self.checkpoint = str(checkpoint)
         self.dim = int(model.embed_dim)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any, Callable, Sequence
 
+from lsvid_core.errors import ConfigError, MissingDependencyError
+
 EXECUTORS = ("local", "ray")
 
 
@@ -53,9 +55,9 @@ def run_tasks(
     from .footage import FootageError
 
     if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+        raise ConfigError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     if on_error not in ("skip", "fail"):
-        raise ValueError(f"on_error must be 'skip' or 'fail', got {on_error!r}")
+        raise ConfigError(f"on_error must be 'skip' or 'fail', got {on_error!r}")
     results: dict[str, TaskResult] = {}
     bar = tqdm(total=len(tasks), desc=desc, disable=not progress, unit="video")
 
@@ -87,7 +89,7 @@ def _run_ray(fn: Callable[..., Any], tasks: Sequence[tuple[str, tuple]], record:
     try:
         import ray
     except ImportError as e:
-        raise RuntimeError("--executor ray needs Ray: pip install 'lsvid[ray]' (or pip install ray)") from e
+        raise MissingDependencyError("--executor ray needs Ray: pip install 'lsvid[ray]' (or pip install ray)") from e
     if not ray.is_initialized():
         # RAY_ADDRESS points at a cluster; without it Ray starts a local one
         ray.init(address=os.environ.get("RAY_ADDRESS") or None, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False)

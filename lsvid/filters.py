@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from lsvid_core.config import at_least, check, positive
+
 
 @dataclass
 class FilterConfig:
@@ -24,6 +26,12 @@ class FilterConfig:
     max_aspect: float = 5.0
     border_margin: float = 2.0  # a box closer than this to the frame edge is cut by it; negative disables
     min_sharpness: float = 0.0  # variance of the Laplacian of the grey crop; 0 disables
+
+    def __post_init__(self) -> None:
+        at_least(self, ("min_length",), 1)
+        at_least(self, ("min_height", "min_sharpness"), 0)
+        positive(self, ("min_aspect",))
+        check(self.max_aspect >= self.min_aspect, "max_aspect", f"must be at least min_aspect ({self.min_aspect}), got {self.max_aspect}")
 
     def to_dict(self) -> dict:
         return asdict(self)

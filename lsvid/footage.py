@@ -23,10 +23,13 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from lsvid_core.errors import LsvidError, UnsafePathError
+from lsvid_core.paths import safe_component
+
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv", ".ts")
 
 
-class FootageError(ValueError):
+class FootageError(LsvidError, ValueError):
     """A video or manifest is missing, unreadable, corrupt or empty; the message names it."""
 
 
@@ -95,6 +98,11 @@ def _from_manifest(path: Path) -> list[VideoSource]:
         t = Path(str(truth)) if isinstance(truth, str) and truth else None
         t = (t if t is None or t.is_absolute() else path.parent / t) or _truth_beside(p)
         st = r.get("start_time") if "start_time" in df.columns else None
+        for col in ("camera", "slot"):
+            try:
+                safe_component(r[col], col)
+            except UnsafePathError as e:
+                raise FootageError(f"{path}, row {i + 2}: {e}") from None
         entries.append((str(r["camera"]), str(r["slot"]), p, None if pd.isna(st) else float(st), t))
     return _number(entries)
 
@@ -103,6 +111,11 @@ def _number(entries) -> list[VideoSource]:
     cams = {c: i + 1 for i, c in enumerate(sorted({e[0] for e in entries}))}
     out, seen = [], set()
     for cam, slot, path, start, truth in sorted(entries, key=lambda e: (e[0], e[1])):
+        try:  # both become folder and file names of the dataset and its shards
+            safe_component(cam, "camera")
+            safe_component(slot, "slot")
+        except UnsafePathError as e:
+            raise FootageError(f"{path}: {e}") from None
         vid = f"{cam}/{slot}"
         if vid in seen:
             raise FootageError(f"{path}: a second video for camera {cam!r}, slot {slot!r}")

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lsvid_core.errors import InputError, MissingInputError
+
 
 def tracklet_keys(tracklets: pd.DataFrame) -> list[str]:
     return [f"{c}/{s}/{i}" for c, s, i in zip(tracklets["camera"], tracklets["slot"], tracklets["local_id"])]
@@ -25,7 +27,7 @@ def tracklet_keys(tracklets: pd.DataFrame) -> list[str]:
 
 def from_truth(tracklets: pd.DataFrame, min_purity: float = 0.5) -> np.ndarray:
     if "truth_id" not in tracklets or (tracklets["truth_id"] < 0).all():
-        raise ValueError("--identities truth needs MOT truth beside the videos (<slot>.gt.txt) or a 'truth' manifest column; none matched")
+        raise InputError("--identities truth needs MOT truth beside the videos (<slot>.gt.txt) or a 'truth' manifest column; none matched")
     ok = (tracklets["truth_id"].to_numpy() >= 0) & (tracklets["truth_purity"].fillna(0).to_numpy() >= min_purity)
     return np.where(ok, tracklets["truth_id"].to_numpy(), -1).astype(np.int64)
 
@@ -33,22 +35,22 @@ def from_truth(tracklets: pd.DataFrame, min_purity: float = 0.5) -> np.ndarray:
 def from_csv(tracklets: pd.DataFrame, path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: identity CSV is missing")
+        raise MissingInputError(f"{path}: identity CSV is missing")
     try:
         df = pd.read_csv(path)
     except Exception as e:
-        raise ValueError(f"{path}: not a readable CSV ({e})") from e
+        raise InputError(f"{path}: not a readable CSV ({e})") from e
     missing = {"tracklet", "person_id"} - set(df.columns)
     if missing:
-        raise ValueError(f"{path}: lacks column(s) {sorted(missing)}; expected 'tracklet' (<camera>/<slot>/<local_id>) and 'person_id'")
+        raise InputError(f"{path}: lacks column(s) {sorted(missing)}; expected 'tracklet' (<camera>/<slot>/<local_id>) and 'person_id'")
     bad = pd.to_numeric(df["person_id"], errors="coerce").isna()
     if bad.any():
         r = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(f"{path}: row {r + 2}: person_id {df['person_id'].iloc[r]!r} is not an integer")
+        raise InputError(f"{path}: row {r + 2}: person_id {df['person_id'].iloc[r]!r} is not an integer")
     known = set(tracklet_keys(tracklets))
     unknown = [t for t in df["tracklet"].astype(str) if t not in known]
     if unknown:
-        raise ValueError(f"{path}: {len(unknown)} tracklet keys do not exist in this curation run (first: {unknown[0]!r})")
+        raise InputError(f"{path}: {len(unknown)} tracklet keys do not exist in this curation run (first: {unknown[0]!r})")
     m = dict(zip(df["tracklet"].astype(str), df["person_id"].astype(np.int64)))
     return np.array([m.get(k, -1) for k in tracklet_keys(tracklets)], dtype=np.int64)
 

@@ -9,6 +9,7 @@ id, split by giving new ones, -1 to discard) and feed it back with
 """
 from __future__ import annotations
 
+import hashlib
 import html
 from pathlib import Path
 
@@ -16,11 +17,40 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from lsvid_core.errors import UnsafeOutputError
+from lsvid_core.paths import check_output, staged_folder
 from protocols import Dataset
 
 
 def write_review(ds: Dataset, out_dir: str | Path, *, thumbs: int = 6, height: int = 96) -> dict[str, Path]:
+    """Write the review folder ``out_dir`` (replacing an earlier review, never anything else)."""
     out = Path(out_dir)
+    check_output(out, overwrite=True, hosts=[("DATASET", ds.root), ("image root", ds.image_root)], kind="review folder")
+    _refuse_edited_csv(out)
+    with staged_folder(out, kind="review", tool="lsvid review") as tmp:
+        _write_review(ds, tmp, thumbs=thumbs, height=height)
+        digest = hashlib.sha256((tmp / "identities.csv").read_bytes()).hexdigest()
+        (tmp / CSV_DIGEST).write_text(digest + "\n")
+    return {"html": out / "index.html", "csv": out / "identities.csv"}
+
+
+CSV_DIGEST = ".identities.csv.sha256"
+
+
+def _refuse_edited_csv(out: Path) -> None:
+    """An identities.csv edited since ``lsvid review`` wrote it is someone's work: never replace it."""
+    csv, digest = out / "identities.csv", out / CSV_DIGEST
+    if not csv.is_file():
+        return
+    if digest.is_file() and hashlib.sha256(csv.read_bytes()).hexdigest() == digest.read_text().strip():
+        return
+    raise UnsafeOutputError(
+        f"{csv}: edited since `lsvid review` wrote it; feed it to `lsvid curate --identities` or move it away "
+        "before writing a new review here (or pass --out elsewhere)"
+    )
+
+
+def _write_review(ds: Dataset, out: Path, *, thumbs: int, height: int) -> None:
     (out / "thumbs").mkdir(parents=True, exist_ok=True)
     tr = ds.tracklets
     key = tr["local_key"] if "local_key" in tr.columns else tr["tracklet_id"].astype(str)
@@ -54,4 +84,3 @@ def write_review(ds: Dataset, out_dir: str | Path, *, thumbs: int = 6, height: i
             parts.append(f"<div class='t'><img src='{name}'> {html.escape(str(k))} · camera {int(t.camera_id)} · {int(t.num_frames)} frames</div>")
     parts.append("</body></html>")
     (out / "index.html").write_text("\n".join(parts))
-    return {"html": out / "index.html", "csv": out / "identities.csv"}

@@ -27,9 +27,13 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from lsvid_core.config import at_least, check, fraction, from_dict
+from lsvid_core.errors import FileSystemError, MissingDependencyError
+
 from .boxes import clip_boxes, iou_matrix
 from .filters import FilterConfig, apply_filters, sharpness
 from .footage import VideoSource, probe, read_frames
+from .track import TrackerConfig
 
 DONE = "DONE.json"
 
@@ -42,22 +46,24 @@ class CurateConfig:
     detector_options: dict[str, Any] = field(default_factory=dict)
     embedder: str = "colour_texture"
     embedder_options: dict[str, Any] = field(default_factory=dict)
-    tracker: dict[str, Any] = field(default_factory=dict)  # TrackerConfig fields; defaults where absent
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
     frame_step: int = 1  # use every frame_step-th frame
     jpeg_quality: int = 90
     blur_faces: bool = False
     truth_iou: float = 0.5  # a box belongs to a truth person when their IoU reaches this
 
+    def __post_init__(self) -> None:
+        at_least(self, ("frame_step",), 1)
+        check(1 <= self.jpeg_quality <= 100, "jpeg_quality", f"must be in 1..100, got {self.jpeg_quality}")
+        fraction(self, ("truth_iou",), open_low=True)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "CurateConfig":
-        d = dict(d)
-        if "filters" in d and isinstance(d["filters"], dict):
-            d["filters"] = FilterConfig(**d["filters"])
-        return cls(**d)
+    def from_dict(cls, d: dict[str, Any], where: str = "config") -> "CurateConfig":
+        return from_dict(cls, d, where)
 
 
 def shard_name(video: VideoSource) -> str:
@@ -69,10 +75,16 @@ def shard_done(work: Path, video: VideoSource) -> bool:
 
 
 def _faces():
+    if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
+        # OpenCV 5 dropped the Haar cascades and their bundled files
+        raise MissingDependencyError(
+            f"--blur-faces needs OpenCV's bundled face cascade, which OpenCV {cv2.__version__} lacks; "
+            "install opencv-python 4.x (pip install 'opencv-python<5')"
+        )
     path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
     c = cv2.CascadeClassifier(path)
     if c.empty():
-        raise RuntimeError(f"{path}: OpenCV's bundled face cascade could not be loaded")
+        raise MissingDependencyError(f"{path}: OpenCV's bundled face cascade could not be loaded")
     return c
 
 
@@ -101,7 +113,7 @@ def process_video(video: VideoSource, cfg: CurateConfig, work: str | os.PathLike
 
     from .detect import create_detector
     from .embed import create_embedder
-    from .track import Tracker, TrackerConfig
+    from .track import Tracker
 
     work = Path(work)
     final = work / "shards" / shard_name(video)
@@ -120,7 +132,7 @@ def process_video(video: VideoSource, cfg: CurateConfig, work: str | os.PathLike
         timings: Counter = Counter()
         detector = create_detector(cfg.detector, **cfg.detector_options)
         embedder = create_embedder(cfg.embedder, **cfg.embedder_options)
-        tracker = Tracker(TrackerConfig(**cfg.tracker), frame_size=(info.width, info.height))
+        tracker = Tracker(cfg.tracker, frame_size=(info.width, info.height))
         detector.start_video(video)
         det_rows, sharp_of = [], {}
         batch_frames, batch_idx = [], []
@@ -225,7 +237,7 @@ def _write_crops(video, info, kept, cfg: CurateConfig, tmp: Path):
                     crop = blur_faces(crop, cascade)
                 rel = f"crops/{loc}/{j}.jpg"
                 if not cv2.imwrite(str(tmp / rel), crop, params):
-                    raise OSError(f"{tmp / rel}: could not write crop")
+                    raise FileSystemError(f"{tmp / rel}: could not write crop")
                 tr = kept[loc][0]
                 idx = kept[loc][1][j]
                 rows.append((loc, j, i, *box[:4].tolist(), float(tr.scores[idx]), rel))

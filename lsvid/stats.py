@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from lsvid_core.paths import check_output, staged_folder
 from protocols import Dataset
 
 
@@ -39,10 +40,16 @@ def histograms(ds: Dataset, out_dir: str | Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
+    out = Path(out_dir)
+    check_output(out, overwrite=True, hosts=[("DATASET", ds.root), ("image root", ds.image_root)], kind="stats folder")
+    with staged_folder(out, kind="stats", tool="lsvid stats") as tmp:
+        names = _draw_histograms(ds, tmp)
+    return [out / n for n in names]
+
+
+def _draw_histograms(ds: Dataset, out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     tr = ds.tracklets
     junk = list(ds.protocol.junk_pids)
     paths = []
@@ -64,8 +71,7 @@ def histograms(ds: Dataset, out_dir: str | Path) -> list[Path]:
         ax.set_ylabel("sequences" if name != "sequences_per_identity" else "identities")
         ax.set_title(f"{ds.name}: {name.replace('_', ' ')}", fontsize=9)
         fig.tight_layout()
-        p = out / f"{name}.png"
-        fig.savefig(p)
+        fig.savefig(out / f"{name}.png")
         plt.close(fig)
-        paths.append(p)
+        paths.append(f"{name}.png")
     return paths

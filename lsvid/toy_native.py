@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 import cv2
 import numpy as np
+
+from lsvid_core.errors import FileSystemError
 import scipy.io
 
 CROP_HW = (32, 16)
@@ -61,7 +63,7 @@ def _crop(rng: np.random.Generator, look: _Look, cam: int, hw: tuple[int, int] =
 def _save(path: Path, img: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), img):
-        raise OSError(f"could not write {path}")
+        raise FileSystemError(f"{path}: could not write")
 
 
 def write_mat73(path: Path, **arrays: np.ndarray) -> None:

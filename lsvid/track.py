@@ -47,6 +47,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from lsvid.boxes import iou_matrix
+from lsvid_core.config import at_least, fraction, positive
 
 TENTATIVE, CONFIRMED, LOST, ENDED = "tentative", "confirmed", "lost", "ended"
 
@@ -80,21 +81,11 @@ class TrackerConfig:
     cascade: bool = False  # match the tracks seen at the previous update before the lost ones
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.max_age < 0 or self.min_hits < 1:
-            problems.append("max_age must be >= 0 and min_hits >= 1")
-        for name in ("appearance_weight", "memory_momentum", "min_iou", "memory_overlap"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                problems.append(f"{name}={getattr(self, name)}: must be in [0, 1]")
-        for name in ("position_smoothing", "velocity_smoothing"):
-            if not 0.0 < getattr(self, name) <= 1.0:
-                problems.append(f"{name}={getattr(self, name)}: must be in (0, 1]")
-        if self.max_appearance_distance <= 0 or self.max_cost <= 0:
-            problems.append("max_appearance_distance and max_cost must be positive")
-        if self.gate_heights < 0 or self.gate_growth < 0 or self.max_height_ratio < 1:
-            problems.append("gate_heights and gate_growth must be >= 0, max_height_ratio >= 1")
-        if problems:
-            raise ValueError("TrackerConfig: " + "; ".join(problems))
+        at_least(self, ("max_age", "gate_heights", "gate_growth"), 0)
+        at_least(self, ("min_hits", "max_height_ratio"), 1)
+        fraction(self, ("appearance_weight", "memory_momentum", "min_iou", "memory_overlap"))
+        fraction(self, ("position_smoothing", "velocity_smoothing"), open_low=True)
+        positive(self, ("max_appearance_distance", "max_cost"))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for the dataset's ``dataset.json``."""

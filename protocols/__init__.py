@@ -9,12 +9,7 @@ Public API (stable):
 """
 from __future__ import annotations
 
-from importlib import metadata as _md
-
-try:
-    __version__ = _md.version("lsvid")
-except _md.PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+from lsvid_core import __version__
 
 from .dataset import Dataset, read_dataset, tables_from_sequences, write_dataset, write_tables  # noqa: E402
 from .protocol import Protocol  # noqa: E402

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+
+from lsvid_core.errors import InputError, MissingInputError
+from lsvid_core.paths import check_output, staged_folder
 
 from .protocol import Protocol
 from .schema import (
@@ -26,6 +28,7 @@ from .schema import (
     TRIALS_FILE,
     SchemaError,
     validate_frames,
+    validate_meta,
     validate_tracklets,
     validate_trials,
 )
@@ -70,11 +73,11 @@ class Dataset:
         """The same dataset with each tracklet's split as trial ``k`` assigns it."""
         if self.trials is None:
             if k != 0:
-                raise ValueError(f"{self.name} has a single fixed split; trial {k} does not exist")
+                raise InputError(f"{self.name} has a single fixed split; trial {k} does not exist")
             return self
         t = self.trials[self.trials["trial"] == k]
         if t.empty:
-            raise ValueError(f"{self.name} has trials 0..{self.num_trials - 1}; trial {k} does not exist")
+            raise InputError(f"{self.name} has trials 0..{self.num_trials - 1}; trial {k} does not exist")
         m = dict(zip(t["tracklet_id"].to_numpy().tolist(), t["split"].tolist()))
         tr = self.tracklets.copy()
         tr["split"] = tr["tracklet_id"].map(m).astype("string")
@@ -139,7 +142,7 @@ def compute_counts(tr: pd.DataFrame) -> dict[str, Any]:
 
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.exists():
-        raise FileNotFoundError(f"{path}: missing (a dataset folder holds {TRACKLETS_FILE}, {FRAMES_FILE}, {META_FILE})")
+        raise MissingInputError(f"{path}: missing (a dataset folder holds {TRACKLETS_FILE}, {FRAMES_FILE}, {META_FILE})")
     try:
         return pd.read_parquet(path)
     except Exception as e:  # pyarrow raises several types for damaged files
@@ -154,10 +157,10 @@ def read_dataset(path: str | os.PathLike, *, frames: bool = True, validate: bool
     """
     root = Path(path)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: not a dataset folder (expected {TRACKLETS_FILE}, {FRAMES_FILE}, {META_FILE})")
+        raise MissingInputError(f"{root}: not a dataset folder (expected {TRACKLETS_FILE}, {FRAMES_FILE}, {META_FILE})")
     meta_path = root / META_FILE
     if not meta_path.exists():
-        raise FileNotFoundError(f"{meta_path}: missing")
+        raise MissingInputError(f"{meta_path}: missing; {root} is not a dataset folder (expected {TRACKLETS_FILE}, {FRAMES_FILE}, {META_FILE})")
     try:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as e:
@@ -171,6 +174,7 @@ def read_dataset(path: str | os.PathLike, *, frames: bool = True, validate: bool
     fr = _read_table(root / FRAMES_FILE) if frames else None
     trials = _read_table(root / TRIALS_FILE) if (root / TRIALS_FILE).exists() else None
     if validate:
+        validate_meta(meta, str(meta_path))
         tr = validate_tracklets(tr, str(root / TRACKLETS_FILE))
         if fr is not None:
             fr = validate_frames(fr, tr, str(root / FRAMES_FILE))
@@ -199,6 +203,7 @@ def build_meta(meta: dict[str, Any], tracklets: pd.DataFrame, trials: pd.DataFra
     m = dict(meta)
     m["schema_version"] = SCHEMA_VERSION
     m.setdefault("name", "dataset")
+    validate_meta(m)
     m["counts"] = compute_counts(tracklets)
     if trials is not None:
         m["num_trials"] = int(trials["trial"].nunique())
@@ -244,41 +249,21 @@ def write_dataset(
     trials: pd.DataFrame | None = None,
     *,
     overwrite: bool = False,
+    inputs: Sequence[tuple[str, str | os.PathLike | None]] = (),
 ) -> Path:
     """Write a new dataset folder all-or-nothing.
 
     The folder is assembled as a hidden sibling and renamed into place; an
-    existing folder is replaced only with ``overwrite=True`` (and only after
-    the new one is complete).
+    existing folder is replaced only with ``overwrite=True``, only after the
+    new one is complete, and only when it is a folder this tool wrote that
+    neither is, contains nor lies inside one of ``inputs`` (``(option, path)``
+    pairs of what the caller read), see :func:`lsvid_core.paths.check_output`.
     """
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out}: already exists (pass overwrite to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
+    out = check_output(out, overwrite=overwrite, inputs=inputs, kind="dataset folder")
+    tool = str((meta.get("build") or {}).get("tool", "lsvid"))
+    with staged_folder(out, kind="dataset", tool=tool) as tmp:
         write_tables(tmp, tracklets, frames, meta, trials)
-        replace_folder(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out
-
-
-def replace_folder(complete: Path, out: Path) -> None:
-    """Rename the finished folder ``complete`` to ``out``, replacing an existing ``out``.
-
-    The old folder is moved aside first and deleted after, so at every moment
-    ``out`` is either the old complete folder or the new one.
-    """
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(out, old)
-        os.replace(complete, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(complete, out)
 
 
 def tables_from_sequences(

@@ -6,6 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from lsvid_core.errors import InputError
+
 from .dataset import Dataset
 from .metrics import EvalResult, evaluate, evaluate_features, pairwise_distance
 from .rerank import re_ranking
@@ -33,11 +35,11 @@ def evaluate_dataset(
     """
     n = len(ds.tracklets)
     if len(features) != n:
-        raise ValueError(f"{len(features)} feature rows for {n} tracklets of {ds.root}")
+        raise InputError(f"{len(features)} feature rows for {n} tracklets of {ds.root}")
     fin = np.isfinite(np.asarray(features)).all(axis=1)
     if not fin.all():
         r = int(np.flatnonzero(~fin)[0])
-        raise ValueError(
+        raise InputError(
             f"features of {(~fin).sum()} tracklets hold NaN or infinite values "
             f"(first: row {r}, tracklet_id {int(ds.tracklets['tracklet_id'].iloc[r])})"
         )
@@ -50,13 +52,13 @@ def evaluate_dataset(
         split = d.tracklets["split"].to_numpy()
         q, g = np.flatnonzero(split == "query"), np.flatnonzero(split == "gallery")
         if len(q) == 0 or len(g) == 0:
-            raise ValueError(f"{ds.root}: trial {t} has {len(q)} query and {len(g)} gallery tracklets")
+            raise InputError(f"{ds.root}: trial {t} has {len(q)} query and {len(g)} gallery tracklets")
         tr = d.tracklets
         qp, gp = tr["person_id"].to_numpy()[q], tr["person_id"].to_numpy()[g]
         qc, gc = tr["camera_id"].to_numpy()[q], tr["camera_id"].to_numpy()[g]
         if rerank:
             if metric != "euclidean":
-                raise ValueError("re-ranking is defined on Euclidean distances; use metric='euclidean'")
+                raise InputError("re-ranking is defined on Euclidean distances; use metric='euclidean'")
             dist = re_ranking(features[q], features[g])
             res = evaluate(dist, qp, gp, qc, gc, max_rank=mr, junk_pids=proto.junk_pids)
         else:

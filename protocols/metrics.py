@@ -26,6 +26,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from lsvid_core.errors import InputError
+
 # Elements of the (queries x gallery) block handled at once per worker.
 DEFAULT_BLOCK_ELEMENTS = 1 << 22
 
@@ -61,14 +63,14 @@ def _labels(x: Any, name: str, n: int | None = None) -> np.ndarray:
         x = x.detach().cpu().numpy()
     a = np.asarray(x)
     if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+        raise InputError(f"{name} must be 1-D, got shape {a.shape}")
     if not (np.issubdtype(a.dtype, np.integer) or a.dtype == bool):
         if np.issubdtype(a.dtype, np.floating) and np.all(a == np.round(a)):
             a = a.astype(np.int64)
         else:
-            raise ValueError(f"{name} must hold integer ids, got dtype {a.dtype}")
+            raise InputError(f"{name} must hold integer ids, got dtype {a.dtype}")
     if n is not None and len(a) != n:
-        raise ValueError(f"{name} has {len(a)} entries but the distance matrix has {n} along that axis")
+        raise InputError(f"{name} has {len(a)} entries but the distance matrix has {n} along that axis")
     return a.astype(np.int64)
 
 
@@ -164,7 +166,7 @@ def _aggregate(rows: np.ndarray, ranks: np.ndarray, num_q: int, max_rank: int) -
     first[valid] = ranks[starts[valid]]
     nv = int(valid.sum())
     if nv == 0:
-        raise ValueError("no query has a true match left in the gallery (check person ids, camera ids and junk_pids)")
+        raise InputError("no query has a true match left in the gallery (check person ids, camera ids and junk_pids)")
     hist = np.bincount(np.minimum(first[valid], max_rank + 1), minlength=max_rank + 2)
     cmc = np.cumsum(hist[1 : max_rank + 1]) / nv
     return EvalResult(cmc=cmc, mAP=float(np.mean(ap[valid])), num_valid_queries=nv, num_queries=num_q, ap=ap, first_match_rank=first)
@@ -174,7 +176,7 @@ def _check_finite_numpy(D: np.ndarray, q0: int) -> None:
     bad = ~np.isfinite(D)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise ValueError(f"distance matrix holds non-finite values ({int(bad.sum())} in rows {q0}..{q0 + len(D) - 1}; first at query {q0 + i}, gallery {j}): check the features for NaN")
+        raise InputError(f"distance matrix holds non-finite values ({int(bad.sum())} in rows {q0}..{q0 + len(D) - 1}; first at query {q0 + i}, gallery {j}): check the features for NaN")
 
 
 def _evaluate_blocks(
@@ -193,7 +195,7 @@ def _evaluate_blocks(
     num_threads: int | None,
 ) -> EvalResult:
     if max_rank < 1:
-        raise ValueError(f"max_rank must be >= 1, got {max_rank}")
+        raise InputError(f"max_rank must be >= 1, got {max_rank}")
     rows_per = chunk_size or max(1, DEFAULT_BLOCK_ELEMENTS // max(num_g, 1))
     junk = np.isin(gp, np.asarray(list(junk_pids), dtype=np.int64)) if len(junk_pids) else None
     starts = list(range(0, num_q, rows_per))
@@ -253,7 +255,7 @@ def evaluate(
     """
     shape = tuple(distmat.shape)
     if len(shape) != 2:
-        raise ValueError(f"distmat must be 2-D (queries x gallery), got shape {shape}")
+        raise InputError(f"distmat must be 2-D (queries x gallery), got shape {shape}")
     nq, ng = shape
     qp, qc = _labels(query_pids, "query_pids", nq), _labels(query_camids, "query_camids", nq)
     gp, gc = _labels(gallery_pids, "gallery_pids", ng), _labels(gallery_camids, "gallery_camids", ng)
@@ -282,7 +284,7 @@ def _check_features(x: Any, name: str) -> None:
         ok = bool(fin.all())
         bad_row = None if ok else int(np.flatnonzero(~fin.all(1))[0])
     if not ok:
-        raise ValueError(f"{name} row {bad_row} holds NaN or infinite values")
+        raise InputError(f"{name} row {bad_row} holds NaN or infinite values")
 
 
 def _distance_block(x, y, metric: str, y_sq=None):
@@ -312,9 +314,9 @@ def pairwise_distance(x: Any, y: Any, metric: str = "euclidean", *, chunk_size: 
     similarity).  Non-finite features are an error naming the row.
     """
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"features must be 2-D with equal widths, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise InputError(f"features must be 2-D with equal widths, got {tuple(x.shape)} and {tuple(y.shape)}")
     _check_features(x, "query features")
     _check_features(y, "gallery features")
     rows = chunk_size or max(1, DEFAULT_BLOCK_ELEMENTS // max(len(y), 1))
@@ -353,7 +355,7 @@ def evaluate_features(
     stays bounded at any scale (numpy on CPU; torch tensors on their device).
     """
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     _check_features(query_features, "query features")
     _check_features(gallery_features, "gallery features")
     nq, ng = len(query_features), len(gallery_features)

@@ -17,6 +17,12 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable, Sequence
 
+from lsvid_core.errors import ConfigError, LsvidError, UnknownNameError
+
+
+class RegistryError(LsvidError, ValueError):
+    """A registry cannot be used as asked: a name registered twice, a plugin that fails to load."""
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -49,14 +55,16 @@ class Registry:
         *,
         builtins: Sequence[str] = (),
         entry_point_group: str | None = None,
-        duplicate_error: type[Exception] = ValueError,
-        unknown_error: type[Exception] = KeyError,
+        duplicate_error: type[Exception] = RegistryError,
+        unknown_error: type[Exception] = UnknownNameError,
+        option_error: type[Exception] = ConfigError,
     ) -> None:
         self.kind = kind
         self.builtins = tuple(builtins)
         self.group = entry_point_group
         self.duplicate_error = duplicate_error
         self.unknown_error = unknown_error
+        self.option_error = option_error
         self.entries: dict[str, Entry] = {}
         self.builtins_loaded = False
         self.entry_points_loaded = False
@@ -110,3 +118,36 @@ class Registry:
         if name not in self.entries:
             raise self.unknown_error(f"unknown {self.kind} '{name}'; registered: {', '.join(sorted(self.entries))}")
         return self.entries[name]
+
+    def check(self, name: str, options: dict[str, Any]) -> Entry:
+        """The entry of ``name``, after checking that its factory takes every option in ``options``
+        (so a run can refuse a misspelt option before any work, without building anything)."""
+        entry = self.get(name)
+        defaults = option_defaults(entry.factory)
+        if defaults is not None:
+            unknown = sorted(set(options) - set(defaults))
+            if unknown:
+                raise self.option_error(
+                    f"{self.kind} '{name}' has no option {', '.join(map(repr, unknown))}; its options: {', '.join(defaults) or '(none)'}"
+                )
+        return entry
+
+    def create(self, name: str, *args: Any, **options: Any) -> Any:
+        """``factory(*args, **options)`` of ``name``; an option the factory does not take,
+        or one of the wrong type, is an error naming the option and those it takes."""
+        entry = self.check(name, options)
+        if not options:
+            return entry.factory(*args)
+        try:
+            return entry.factory(*args, **options)
+        except TypeError as e:  # an option value of the wrong type, as a user gave it
+            raise self.option_error(f"{self.kind} '{name}' with options {options}: {e}") from None
+
+
+def option_defaults(factory: Callable[..., Any]) -> dict[str, Any] | None:
+    """Option names and defaults of a factory (positional-only and ``*args`` excluded),
+    or ``None`` when it takes any ``**options``."""
+    params = inspect.signature(factory).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name: (None if p.default is p.empty else p.default) for p in params if p.kind not in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY)}

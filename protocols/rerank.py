@@ -27,6 +27,8 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+
+from lsvid_core.errors import InputError
 import scipy.sparse as sp
 
 from .metrics import DEFAULT_BLOCK_ELEMENTS, _check_features, _is_torch
@@ -80,11 +82,11 @@ def _reciprocal(nbrs: np.ndarray, k: int) -> sp.csr_matrix:
 
 def _rerank(block: RowBlock, n_all: int, n_q: int, k1: int, k2: int, lambda_value: float, rows_per: int) -> np.ndarray:
     if k1 < 1 or k2 < 1:
-        raise ValueError(f"k1 and k2 must be >= 1, got k1={k1}, k2={k2}")
+        raise InputError(f"k1 and k2 must be >= 1, got k1={k1}, k2={k2}")
     if k2 > k1 + 1:
-        raise ValueError(f"k2 ({k2}) cannot exceed k1 + 1 ({k1 + 1})")
+        raise InputError(f"k2 ({k2}) cannot exceed k1 + 1 ({k1 + 1})")
     if not 0.0 <= lambda_value <= 1.0:
-        raise ValueError(f"lambda_value must lie in [0, 1], got {lambda_value}")
+        raise InputError(f"lambda_value must lie in [0, 1], got {lambda_value}")
     k = min(k1 + 1, n_all)
     nbrs = _neighbours(block, n_all, k, rows_per)
     A = _reciprocal(nbrs, min(k1, k - 1))
@@ -163,7 +165,7 @@ def re_ranking(
     qf = np.asarray(query_features, dtype=np.float32)
     gf = np.asarray(gallery_features, dtype=np.float32)
     if qf.ndim != 2 or gf.ndim != 2 or qf.shape[1] != gf.shape[1]:
-        raise ValueError(f"features must be 2-D with equal widths, got {qf.shape} and {gf.shape}")
+        raise InputError(f"features must be 2-D with equal widths, got {qf.shape} and {gf.shape}")
     _check_features(qf, "query features")
     _check_features(gf, "gallery features")
     allf = np.concatenate([qf, gf])
@@ -194,10 +196,10 @@ def re_ranking_distances(
     qg, qq, gg = (np.asarray(a, dtype=np.float32) for a in (q_g_dist, q_q_dist, g_g_dist))
     nq, ng = qg.shape
     if qq.shape != (nq, nq) or gg.shape != (ng, ng):
-        raise ValueError(f"shapes do not fit: q_g {qg.shape}, q_q {qq.shape}, g_g {gg.shape}")
+        raise InputError(f"shapes do not fit: q_g {qg.shape}, q_q {qq.shape}, g_g {gg.shape}")
     for name, a in (("q_g_dist", qg), ("q_q_dist", qq), ("g_g_dist", gg)):
         if not np.isfinite(a).all():
-            raise ValueError(f"{name} holds NaN or infinite values")
+            raise InputError(f"{name} holds NaN or infinite values")
 
     def block(i0: int, i1: int) -> np.ndarray:
         parts = []

@@ -17,6 +17,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from lsvid_core.errors import LsvidError
+
 SCHEMA_VERSION = 1
 
 TRACKLETS_FILE = "tracklets.parquet"
@@ -61,11 +63,12 @@ TRIAL_REQUIRED: dict[str, tuple[str, str]] = {
 }
 
 
-class SchemaError(ValueError):
+class SchemaError(LsvidError, ValueError):
     """A dataset file breaks the schema; names the file, the column and a row."""
 
     def __init__(self, file: str, message: str, column: str | None = None, row: int | None = None):
         self.file = str(file)
+        self.message = message
         self.column = column
         self.row = row
         where = self.file
@@ -74,6 +77,9 @@ class SchemaError(ValueError):
         if row is not None:
             where += f", row {row}"
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):  # picklable across worker processes despite the custom signature
+        return (type(self), (self.file, self.message, self.column, self.row))
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,12 @@ def validate_frames(fr: pd.DataFrame, tr: pd.DataFrame, file: str = FRAMES_FILE)
     empty_path = (fr["path"].str.len() == 0).to_numpy()
     if empty_path.any():
         raise SchemaError(file, "empty path", column="path", row=_first(empty_path))
+    escapes = escaping_paths(fr["path"])
+    if escapes.any():
+        r = _first(escapes)
+        raise SchemaError(
+            file, f"path {fr['path'].iloc[r]!r} leaves the image root (frame paths are relative, without '..')", column="path", row=r
+        )
     counts = pd.Series(tid).value_counts()
     have = counts.reindex(tr["tracklet_id"].to_numpy()).fillna(0).to_numpy().astype(np.int64)
     declared = tr["num_frames"].to_numpy()
@@ -226,6 +238,27 @@ def validate_frames(fr: pd.DataFrame, tr: pd.DataFrame, file: str = FRAMES_FILE)
         )
         raise SchemaError(TRACKLETS_FILE, msg, column="num_frames", row=r)
     return fr
+
+
+# a leading '/' or '\\', a drive letter, a NUL, or a '..' component
+_ESCAPE = r"^[/\\]|^[A-Za-z]:|\x00|(?:^|[/\\])\.\.(?:[/\\]|$)"
+
+
+def escaping_paths(paths: pd.Series) -> np.ndarray:
+    """Per path: True when it is absolute or climbs out of its root with ``..``."""
+    return paths.astype("string").str.contains(_ESCAPE, regex=True).fillna(False).to_numpy(bool)
+
+
+def validate_meta(meta: dict, file: str = META_FILE) -> None:
+    """The parts of ``dataset.json`` that other files depend on: its name becomes a folder name."""
+    from lsvid_core.errors import UnsafePathError
+    from lsvid_core.paths import safe_component
+
+    if "name" in meta:
+        try:
+            safe_component(meta["name"], "name")
+        except UnsafePathError as e:
+            raise SchemaError(file, str(e), column="name") from None
 
 
 def validate_trials(trials: pd.DataFrame, tr: pd.DataFrame, file: str = TRIALS_FILE) -> pd.DataFrame:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
+from lsvid_core.errors import InputError
 import pandas as pd
 
 
@@ -31,9 +33,9 @@ def split_identities(
     """
     ids = np.unique(np.asarray(person_ids, dtype=np.int64))
     if len(ids) < 2:
-        raise ValueError(f"need at least 2 identities to split, got {len(ids)}")
+        raise InputError(f"need at least 2 identities to split, got {len(ids)}")
     if not (0 < train_fraction < 1 and 0 <= val_fraction < 1 and train_fraction + val_fraction < 1):
-        raise ValueError(f"fractions must leave room for a test set: train {train_fraction}, val {val_fraction}")
+        raise InputError(f"fractions must leave room for a test set: train {train_fraction}, val {val_fraction}")
     rng = np.random.default_rng(seed)
     perm = rng.permutation(ids)
     n = len(ids)

@@ -8,6 +8,31 @@ from pathlib import Path
 import click
 
 
+def _method_options(options: tuple[str, ...]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for o in options:
+        try:
+            key, value = o.split("=", 1)
+            m, k = key.split(".", 1)
+            out.setdefault(m, {})[k] = json.loads(value)
+        except ValueError as e:
+            raise click.UsageError(f"--option {o!r}: expected METHOD.KEY=JSON_VALUE") from e
+    return out
+
+
+def bench_config(config_file: Path | None, backbone: str | None, frame_epochs: int | None, agg_epochs: int | None, jobs: int | None, rerank: bool):
+    """The config file (or the defaults) with the options the user gave applied on top."""
+    from benchmark.config import BenchConfig
+    from gltr import list_backbones
+    from lsvid_core.config import override
+
+    if backbone is not None and backbone not in list_backbones():
+        raise click.BadParameter(f"{backbone!r} is not one of {', '.join(list_backbones())}", param_hint="--backbone")
+    cfg = BenchConfig.from_file(config_file) if config_file else BenchConfig()
+    given = {"frame.backbone": backbone, "frame.epochs": frame_epochs, "agg.epochs": agg_epochs, "agg.jobs": jobs, "rerank": True if rerank else None}
+    return override(cfg, given, "options")
+
+
 @click.command("bench")
 @click.option("--dataset", "dataset", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, help="Dataset folder in the schema.")
 @click.option("--methods", default="gltr,avgpool", show_default=True, help="Comma-separated registered aggregators (see --list).")
@@ -16,14 +41,14 @@ import click
 @click.option("--no-finetune", is_flag=True, help="Use --backbone-weights as they are; skip stage (a).")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
 @click.option("--rerank", is_flag=True, help="Score with k-reciprocal re-ranking.")
-@click.option("--seed", "seeds", type=int, multiple=True, help="Seed of sampling and training (default 0); repeat it (--seed 0 --seed 1 ...) for one run per seed, averaged on the leaderboard.")
+@click.option("--seed", "seeds", type=click.IntRange(min=0), multiple=True, help="Seed of sampling and training (default 0); repeat it (--seed 0 --seed 1 ...) for one run per seed, averaged on the leaderboard.")
 @click.option("--out", "run_dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True, help="Run folder: checkpoints, feature cache, leaderboard.parquet.")
-@click.option("--leaderboard", type=click.Path(path_type=Path), default=None, help="Leaderboard file (default OUT/leaderboard.parquet).")
-@click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="JSON file of BenchConfig fields (frame, agg, seed, ...).")
-@click.option("--frame-epochs", type=int, default=None, help="Override stage (a) epochs (paper: 20).")
-@click.option("--agg-epochs", type=int, default=None, help="Override stage (b) epochs (paper: 400).")
-@click.option("--jobs", type=int, default=None, help="Stage (b): train this many methods at once, one process each (agg.jobs; default 1).")
-@click.option("--trial", "trials", type=int, multiple=True, help="Only these trials (PRID/iLIDS); default all.")
+@click.option("--leaderboard", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Leaderboard file (default OUT/leaderboard.parquet).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="JSON file of BenchConfig fields (frame, agg, seed, ...); the options here override it only where given.")
+@click.option("--frame-epochs", type=click.IntRange(min=0), default=None, help="Override stage (a) epochs (paper: 20).")
+@click.option("--agg-epochs", type=click.IntRange(min=0), default=None, help="Override stage (b) epochs (paper: 400).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Stage (b): train this many methods at once, one process each (agg.jobs; default 1).")
+@click.option("--trial", "trials", type=click.IntRange(min=0), multiple=True, help="Only these trials (PRID/iLIDS); default all.")
 @click.option("--plugin", "plugins", multiple=True, help="Import this module first; its @register_aggregator methods become available.")
 @click.option("--option", "options", multiple=True, help="METHOD.KEY=VALUE option for an aggregator factory (JSON value).")
 @click.option("--list", "list_only", is_flag=True, help="List registered aggregators and exit.")
@@ -32,42 +57,20 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
     """Train and score METHODS on DATASET under its protocol; one leaderboard row per
     (dataset, method, trial).  Re-running resumes: finished cells are skipped and
     interrupted training continues from its last checkpoint."""
-    from benchmark.config import BenchConfig
-    from benchmark.registry import RegistryError, get_aggregator, import_plugin, list_aggregators
+    from benchmark.registry import get_aggregator, import_plugin, list_aggregators
     from benchmark.runner import BenchRequest, run_bench
 
-    try:
-        for p in plugins:
-            import_plugin(p)
-        if list_only:
-            for name in list_aggregators():
-                doc = get_aggregator(name).doc.splitlines()
-                click.echo(f"{name:<20} {doc[0] if doc else ''}")
-            return
-        cfg = BenchConfig.from_file(config_file) if config_file else BenchConfig()
-    except (RegistryError, ValueError) as e:
-        raise click.ClickException(str(e)) from e
-    if backbone:
-        cfg.frame.backbone = backbone
-    if frame_epochs is not None:
-        cfg.frame.epochs = frame_epochs
-    if agg_epochs is not None:
-        cfg.agg.epochs = agg_epochs
-    if jobs is not None:
-        if jobs < 1:
-            raise click.UsageError(f"--jobs must be at least 1, got {jobs}")
-        cfg.agg.jobs = jobs
-    cfg.rerank = rerank or cfg.rerank
+    for p in plugins:
+        import_plugin(p)
+    if list_only:
+        for name in list_aggregators():
+            doc = get_aggregator(name).doc.splitlines()
+            click.echo(f"{name:<20} {doc[0] if doc else ''}")
+        return
     if no_finetune and backbone_weights is None:
         raise click.UsageError("--no-finetune needs --backbone-weights")
-    method_options: dict[str, dict] = {}
-    for o in options:
-        try:
-            key, value = o.split("=", 1)
-            m, k = key.split(".", 1)
-            method_options.setdefault(m, {})[k] = json.loads(value)
-        except ValueError as e:
-            raise click.UsageError(f"--option {o!r}: expected METHOD.KEY=JSON_VALUE") from e
+    cfg = bench_config(config_file, backbone, frame_epochs, agg_epochs, jobs, rerank)
+    method_options = _method_options(options)
     configs = [dataclasses.replace(cfg, seed=s) for s in dict.fromkeys(seeds or [cfg.seed])]
     reqs = [BenchRequest(
         dataset=dataset,
@@ -83,16 +86,7 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
         leaderboard=leaderboard,
         progress=not quiet,
     ) for c in configs]
-    from benchmark.feature_cache import StaleCacheError
-    from benchmark.frames import FrameReadError
-    from benchmark.runtime import NonFiniteError, StaleRunError
-    from gltr import WeightsMismatchError
-    from protocols import SchemaError
-
-    try:
-        rows = [row for req in reqs for row in run_bench(req, log=click.echo)]
-    except (RegistryError, SchemaError, FrameReadError, StaleCacheError, StaleRunError, NonFiniteError, WeightsMismatchError, FileNotFoundError, ValueError) as e:
-        raise click.ClickException(str(e)) from e
+    rows = [row for req in reqs for row in run_bench(req, log=click.echo)]
     click.echo(f"{len(rows)} new leaderboard rows in {leaderboard or run_dir / 'leaderboard.parquet'}")
 
 
@@ -105,13 +99,11 @@ def leaderboard_cmd(run_dir: Path, leaderboard: Path | None, out: Path | None, s
     """Render the leaderboard as Markdown, LaTeX and a static HTML page (Tables 2 and 4
     of the paper), with CMC curves and top-5 retrieval strips as PNGs."""
     from benchmark.report import render
+    from lsvid_core.errors import MissingInputError
 
     board = leaderboard or run_dir / "leaderboard.parquet"
-    if not board.exists():
-        raise click.ClickException(f"{board}: no leaderboard yet; run `lsvid bench` first")
-    try:
-        paths = render(board, out or run_dir / "report", run_dir=run_dir, strips_method=strips_method)
-    except ValueError as e:
-        raise click.ClickException(str(e)) from e
+    if not board.is_file():
+        raise MissingInputError(f"{board}: no leaderboard yet; run `lsvid bench` first")
+    paths = render(board, out or run_dir / "report", run_dir=run_dir, strips_method=strips_method)
     click.echo(Path(paths["markdown"]).read_text())
     click.echo(f"HTML report: {paths['html']}\nLaTeX tables: {paths['latex']}")

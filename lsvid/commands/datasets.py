@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from protocols import SchemaError, read_dataset
+from protocols import read_dataset
 from protocols.datasets import convert, list_datasets
-from protocols.datasets._common import NativeFormatError
 
 NATIVE = ("lsvid", "mars", "dukev", "prid", "ilids")
 
@@ -37,7 +36,7 @@ def format_counts(meta: dict) -> str:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Dataset folder to write (must not exist).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (only once the new one is complete).")
 @click.option("--seed", type=int, default=None, help="PRID-2011 only: seed of its 10 random trials (default 0).")
-@click.option("--min-frames", type=int, default=None, help="PRID-2011 only: frames a person needs in each camera (default 21).")
+@click.option("--min-frames", type=click.IntRange(min=1), default=None, help="PRID-2011 only: frames a person needs in each camera (default 21).")
 def convert_cmd(name: str, root: Path, out: Path, overwrite: bool, seed: int | None, min_frames: int | None) -> None:
     """Read a native dataset in its official layout and write it in the Parquet schema.
 
@@ -54,10 +53,7 @@ def convert_cmd(name: str, root: Path, out: Path, overwrite: bool, seed: int | N
             opts["min_frames"] = min_frames
     elif seed is not None or min_frames is not None:
         raise click.UsageError("--seed and --min-frames apply to --dataset prid only")
-    try:
-        path = convert(name, root, out, overwrite=overwrite, **opts)
-    except (NativeFormatError, SchemaError, FileExistsError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from e
+    path = convert(name, root, out, overwrite=overwrite, **opts)
     meta = json.loads((path / "dataset.json").read_text())
     click.echo(f"wrote {path} ({name}; protocol {meta['protocol']['name']}, {meta.get('num_trials', 1)} trial(s))")
     click.echo(format_counts(meta))
@@ -69,10 +65,7 @@ def convert_cmd(name: str, root: Path, out: Path, overwrite: bool, seed: int | N
 @click.option("--check-files", is_flag=True, help="Also check that every frame file exists under the image root.")
 def validate_cmd(dataset: Path, frames: bool, check_files: bool) -> None:
     """Check DATASET against the schema; print its counts, or the first violation."""
-    try:
-        ds = read_dataset(dataset, frames=frames or check_files)
-    except (SchemaError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from e
+    ds = read_dataset(dataset, frames=frames or check_files)
     if check_files:
         n, first = ds.missing_frames()
         if n:

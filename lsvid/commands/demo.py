@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -23,6 +22,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from lsvid_core.errors import InputError
+from lsvid_core.paths import check_location, check_output, staged_folder
 from protocols import Dataset, read_dataset
 from protocols.datasets import convert
 from protocols.evaluation import evaluate_dataset, summarize
@@ -36,7 +37,7 @@ NATIVE = ("lsvid", "mars", "dukev", "prid", "ilids")
 def read_image(path: Path) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise click.ClickException(f"{path}: {'missing image' if not path.exists() else 'not a readable image'}")
+        raise InputError(f"{path}: {'missing image' if not path.exists() else 'not a readable image'}")
     return img
 
 
@@ -55,10 +56,9 @@ def tracklet_features(ds: Dataset) -> np.ndarray:
 def native_check(out: Path, seed: int, progress: bool = True) -> list[dict]:
     rows = []
     for name in tqdm(NATIVE, desc="public dataset layouts", leave=False, disable=not progress):
-        native = out / "native" / name
-        if native.exists():
-            shutil.rmtree(native)
-        write_native(name, native, seed=seed)
+        native = check_output(out / "native" / name, overwrite=True, kind="toy native tree")
+        with staged_folder(native, kind="toy-native", tool="lsvid demo") as tmp:
+            write_native(name, tmp, seed=seed)
         ds = read_dataset(convert(name, native, out / "native_datasets" / name, overwrite=True))
         s = summarize(evaluate_dataset(ds, tracklet_features(ds)))
         rows.append({"dataset": name, "protocol": ds.protocol.name, **s})
@@ -67,11 +67,11 @@ def native_check(out: Path, seed: int, progress: bool = True) -> list[dict]:
 
 @click.command("demo")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo_out"), show_default=True, help="Working folder (reused: a re-run resumes).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--methods", default="avgpool,dtp,tsa,gltr", show_default=True, help="Aggregators to rank.")
-@click.option("--identities", type=int, default=80, show_default=True, help="People in the synthetic footage.")
-@click.option("--seconds", type=float, default=90.0, show_default=True, help="Length of each synthetic video.")
-@click.option("--workers", type=int, default=2, show_default=True, help="Videos curated in parallel.")
+@click.option("--identities", type=click.IntRange(min=4), default=80, show_default=True, help="People in the synthetic footage.")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=90.0, show_default=True, help="Length of each synthetic video.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Videos curated in parallel.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def demo_cmd(out: Path, seed: int, methods: str, identities: int, seconds: float, workers: int, device: str, quiet: bool) -> None:
@@ -87,6 +87,7 @@ def demo_cmd(out: Path, seed: int, methods: str, identities: int, seconds: float
     from ..synth import SynthConfig, generate_footage
 
     t0 = time.perf_counter()
+    check_location(out, "--out")
     out.mkdir(parents=True, exist_ok=True)
     progress = not quiet
     footage = out / "footage"

@@ -2,13 +2,41 @@
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 from pathlib import Path
 
 import click
 import numpy as np
 
-from protocols import SchemaError, read_dataset
+from lsvid_core.errors import InputError, MissingInputError, UnsafeOutputError
+from protocols import read_dataset
 from protocols.evaluation import evaluate_dataset, summarize
+
+EXPECTED = "a .npy of shape (tracklets, D) in tracklets.parquet order, or an .npz with arrays 'tracklet_id' and 'features'"
+
+
+def _load(path: Path):
+    if not path.exists():
+        raise MissingInputError(f"{path}: missing; expected {EXPECTED}")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; expected {EXPECTED}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file (0 bytes); expected {EXPECTED}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise InputError(f"{path}: not a readable numpy file ({type(e).__name__}: {e}); expected {EXPECTED}") from None
+
+
+def _as_features(feats: np.ndarray, path: Path, n: int) -> np.ndarray:
+    if not (np.issubdtype(feats.dtype, np.floating) or np.issubdtype(feats.dtype, np.integer)) or feats.dtype == bool:
+        raise InputError(f"{path}: features of dtype {feats.dtype}; expected numbers (float32 or float64)")
+    if feats.ndim != 2 or len(feats) != n:
+        raise InputError(f"{path}: shape {feats.shape}; expected ({n}, D), one row per tracklet")
+    if feats.shape[1] == 0:
+        raise InputError(f"{path}: features of width 0; expected ({n}, D) with D >= 1")
+    return np.asarray(feats, dtype=np.float32)
 
 
 def load_features(path: Path, tracklet_ids: np.ndarray) -> np.ndarray:
@@ -17,25 +45,45 @@ def load_features(path: Path, tracklet_ids: np.ndarray) -> np.ndarray:
     ``.npy``: one row per row of tracklets.parquet, in its order.  ``.npz``:
     arrays ``tracklet_id`` and ``features`` in any order (every tracklet present).
     """
-    if not path.exists():
-        raise click.ClickException(f"{path}: missing; expected a .npy (rows in tracklets.parquet order) or .npz (tracklet_id, features)")
+    z = _load(path)
+    if isinstance(z, np.ndarray):
+        return _as_features(z, path, len(tracklet_ids))
+    with z:
+        if "tracklet_id" not in z or "features" not in z:
+            raise InputError(f"{path}: expected arrays 'tracklet_id' and 'features', found {list(z.keys())}")
+        ids, feats = z["tracklet_id"], z["features"]
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise InputError(f"{path}: 'tracklet_id' of shape {ids.shape} and dtype {ids.dtype}; expected a 1-D integer array")
+    if len(np.unique(ids)) != len(ids):
+        raise InputError(f"{path}: 'tracklet_id' lists a tracklet twice")
+    if feats.ndim < 1 or len(feats) != len(ids):
+        raise InputError(f"{path}: {len(ids)} tracklet ids but 'features' of shape {feats.shape}; expected one row per id")
+    feats = _as_features(feats, path, len(ids))
+    pos = {int(t): i for i, t in enumerate(ids.tolist())}
+    missing = [int(t) for t in tracklet_ids if int(t) not in pos]
+    if missing:
+        raise InputError(f"{path}: no features for {len(missing)} tracklets (first: {missing[0]})")
+    return feats[[pos[int(t)] for t in tracklet_ids]]
+
+
+def _check_json_out(path: Path | None) -> None:
+    """Refuse a --json-out that cannot be written, before any work is done."""
+    if path is None:
+        return
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise UnsafeOutputError(f"--json-out {path}: its folder {parent} does not exist")
+    if path.is_dir() or path.is_symlink():
+        raise UnsafeOutputError(f"--json-out {path}: is a {'folder' if path.is_dir() else 'symbolic link'}; expected a file name")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        if path.suffix == ".npz":
-            z = np.load(path)
-            if "tracklet_id" not in z or "features" not in z:
-                raise click.ClickException(f"{path}: expected arrays 'tracklet_id' and 'features', found {list(z.keys())}")
-            ids, feats = z["tracklet_id"].astype(np.int64), z["features"]
-            pos = {int(t): i for i, t in enumerate(ids)}
-            missing = [int(t) for t in tracklet_ids if int(t) not in pos]
-            if missing:
-                raise click.ClickException(f"{path}: no features for {len(missing)} tracklets (first: {missing[0]})")
-            return np.asarray(feats[[pos[int(t)] for t in tracklet_ids]], dtype=np.float32)
-        feats = np.load(path)
-    except (ValueError, OSError) as e:
-        raise click.ClickException(f"{path}: not a readable numpy file ({e})") from e
-    if feats.ndim != 2 or len(feats) != len(tracklet_ids):
-        raise click.ClickException(f"{path}: shape {feats.shape}; expected ({len(tracklet_ids)}, D), one row per tracklet")
-    return np.asarray(feats, dtype=np.float32)
+        tmp.write_text(json.dumps(data, indent=2))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @click.command("evaluate")
@@ -43,19 +91,17 @@ def load_features(path: Path, tracklet_ids: np.ndarray) -> np.ndarray:
 @click.option("--features", type=click.Path(path_type=Path), required=True, help=".npy or .npz video features, one per tracklet.")
 @click.option("--metric", type=click.Choice(["euclidean", "cosine", "sqeuclidean"]), default="euclidean", show_default=True)
 @click.option("--rerank", is_flag=True, help="k-reciprocal re-ranking (Zhong et al. 2017; k1=20, k2=6, lambda=0.3).")
-@click.option("--trial", "trials", type=int, multiple=True, help="Score only these trials (PRID/iLIDS); default all.")
+@click.option("--trial", "trials", type=click.IntRange(min=0), multiple=True, help="Score only these trials (PRID/iLIDS); default all.")
 @click.option("--json-out", type=click.Path(path_type=Path), default=None, help="Also write the results as JSON.")
 def evaluate_cmd(dataset: Path, features: Path, metric: str, rerank: bool, trials: tuple[int, ...], json_out: Path | None) -> None:
     """CMC and mAP of FEATURES under DATASET's protocol (junk ids, trials, max rank)."""
-    try:
-        ds = read_dataset(dataset, frames=False)
-    except (SchemaError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from e
+    _check_json_out(json_out)
+    ds = read_dataset(dataset, frames=False)
     feats = load_features(features, ds.tracklets["tracklet_id"].to_numpy())
     try:
         results = evaluate_dataset(ds, feats, metric=metric, rerank=rerank, trials=trials or None)
-    except ValueError as e:
-        raise click.ClickException(f"{features}: {e}") from e
+    except InputError as e:
+        raise InputError(f"{features}: {e}") from None
     for r in results:
         d = r.result.to_dict()
         click.echo(
@@ -69,4 +115,4 @@ def evaluate_cmd(dataset: Path, features: Path, metric: str, rerank: bool, trial
             f"mean over {len(results)} trials: mAP {s['mAP']:.2%} ± {s['mAP_std']:.2%}  R1 {s['rank1']:.2%} ± {s['rank1_std']:.2%}"
         )
     if json_out:
-        json_out.write_text(json.dumps({"dataset": str(dataset), "summary": s, "trials": [dict(trial=r.trial, **r.result.to_dict()) for r in results]}, indent=2))
+        _write_json(json_out, {"dataset": str(dataset), "summary": s, "trials": [dict(trial=r.trial, **r.result.to_dict()) for r in results]})

@@ -11,28 +11,24 @@ import click
 @click.argument("footage", type=click.Path(path_type=Path, exists=True))
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Weights file to write (.pt).")
 @click.option("--model", default="yolov8n.yaml", show_default=True, help="Ultralytics model yaml (trained from scratch) or a local .pt to fine-tune.")
-@click.option("--epochs", type=int, default=30, show_default=True)
-@click.option("--imgsz", type=int, default=640, show_default=True, help="Training image size, pixels.")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--imgsz", type=click.IntRange(min=32), default=640, show_default=True, help="Training image size, pixels.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, cuda:0 ...")
-@click.option("--frames-per-video", type=int, default=50, show_default=True, help="Frames sampled evenly from each video with truth.")
-@click.option("--batch", type=int, default=16, show_default=True)
-@click.option("--workers", type=int, default=0, show_default=True, help="Data-loading processes (0: in the main process).")
-@click.option("--min-visibility", type=float, default=0.3, show_default=True, help="Truth boxes less visible than this are not labelled.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--frames-per-video", type=click.IntRange(min=1), default=50, show_default=True, help="Frames sampled evenly from each video with truth.")
+@click.option("--batch", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data-loading processes (0: in the main process).")
+@click.option("--min-visibility", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="Truth boxes less visible than this are not labelled.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 def train_detector_cmd(footage: Path, out: Path, model: str, epochs: int, imgsz: int, device: str, frames_per_video: int,
-                       batch: int, workers: int, min_visibility: float, seed: int) -> None:
+                       batch: int, workers: int, min_visibility: float, seed: int, overwrite: bool) -> None:
     """Train a one-class (person) YOLO on FOOTAGE (ROOT/<camera>/<slot>.<video> with
     <slot>.gt.txt MOT truth, as `lsvid synth` writes; or a manifest CSV) and write the
     best weights to OUT, for `lsvid curate --detector yolo --detector-weights OUT`.
     Fully offline: the model starts from its yaml (random weights) unless --model is a local .pt."""
-    from lsvid.detect import DetectorError
     from lsvid.detect.train import train_detector
-    from lsvid.footage import FootageError
 
-    try:
-        summary = train_detector(footage, out, model=model, epochs=epochs, imgsz=imgsz, device=device,
-                                 frames_per_video=frames_per_video, batch=batch, workers=workers,
-                                 min_visibility=min_visibility, seed=seed, log=click.echo)
-    except (DetectorError, FootageError, FileNotFoundError, OSError) as e:
-        raise click.ClickException(str(e)) from e
+    summary = train_detector(footage, out, model=model, epochs=epochs, imgsz=imgsz, device=device,
+                             frames_per_video=frames_per_video, batch=batch, workers=workers,
+                             min_visibility=min_visibility, seed=seed, overwrite=overwrite, log=click.echo)
     click.echo(json.dumps(summary, indent=2))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
-from protocols.registry import Entry, Registry
+from protocols.registry import Entry, Registry, option_defaults
 
 from .base import Detector, DetectorError
 
@@ -38,6 +38,7 @@ REGISTRY = Registry(
     entry_point_group=ENTRY_POINT_GROUP,
     duplicate_error=DetectorError,
     unknown_error=DetectorError,
+    option_error=DetectorError,
 )
 
 
@@ -56,28 +57,14 @@ def get_detector(name: str) -> Entry:
     return REGISTRY.get(name)
 
 
-def option_defaults(factory: Callable[..., Any]) -> dict[str, Any] | None:
-    """Option names and defaults of a factory, or ``None`` when it takes any ``**options``."""
-    params = inspect.signature(factory).parameters.values()
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None
-    return {p.name: (None if p.default is p.empty else p.default) for p in params if p.kind is not p.VAR_POSITIONAL}
-
-
 def create_detector(name: str, **options: Any) -> Detector:
     """Build detector ``name`` with ``options``; an option it does not take is an error naming those it does."""
     entry = get_detector(name)
-    defaults = option_defaults(entry.factory)
-    if defaults is not None:
-        unknown = sorted(set(options) - set(defaults))
-        if unknown:
-            raise DetectorError(f"detector '{name}' has no option {', '.join(map(repr, unknown))}; "
-                                f"its options: {', '.join(defaults) or '(none)'}")
-    det = entry.factory(**options)
+    det = REGISTRY.create(name, **options)
     if not callable(getattr(det, "detect", None)) or not callable(getattr(det, "start_video", None)):
         raise DetectorError(f"detector '{name}' ({entry.origin}) built {type(det).__name__}, which lacks detect/start_video")
     det.name = name
-    det.options = {**(defaults or {}), **options}
+    det.options = {**(option_defaults(entry.factory) or {}), **options}
     return det
 
 

@@ -7,9 +7,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from lsvid.footage import VideoSource
+from lsvid_core.errors import LsvidError
 
 
-class DetectorError(ValueError):
+class DetectorError(LsvidError, ValueError):
     """A detector cannot be built or run as asked; the message says what to change."""
 
 

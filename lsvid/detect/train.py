@@ -21,6 +21,9 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from lsvid_core.errors import FileSystemError, OutputExistsError, UnsafeOutputError
+from lsvid_core.paths import check_location
+
 from lsvid.footage import find_videos, probe
 from lsvid.synth.preview import read_frames
 from lsvid.synth.truth import read_mot
@@ -73,7 +76,7 @@ def export_yolo_dataset(footage: str | os.PathLike, out_dir: str | os.PathLike, 
                 for cx, cy, nw, nh in zip((x + bw / 2) / w, (y + bh / 2) / h, bw / w, bh / h):
                     lines.append(f"0 {cx:.6f} {cy:.6f} {nw:.6f} {nh:.6f}")
             if not cv2.imwrite(str(out / "images" / split / f"{stem}.jpg"), img):
-                raise OSError(f"{out / 'images' / split / stem}.jpg: could not write the frame")
+                raise FileSystemError(f"{out / 'images' / split / stem}.jpg: could not write the frame")
             (out / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
             counts[split] += 1
             boxes += len(lines)
@@ -95,11 +98,22 @@ def _check_model(model: str) -> str:
 
 def train_detector(footage: str | os.PathLike, out: str | os.PathLike, *, model: str = "yolov8n.yaml", epochs: int = 30,
                    imgsz: int = 640, device: str = "auto", frames_per_video: int = 50, batch: int = 16, workers: int = 0,
-                   min_visibility: float = 0.3, seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train YOLO on ``footage``'s truth and write the best weights to ``out``; returns a summary."""
+                   min_visibility: float = 0.3, seed: int = 0, overwrite: bool = False,
+                   log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train YOLO on ``footage``'s truth and write the best weights to ``out``; returns a summary.
+
+    An existing ``out`` is replaced only with ``overwrite``, and never when it is the ``model``
+    being fine-tuned."""
     out = Path(out)
     if out.suffix != ".pt":
         raise DetectorError(f"--out {out}: the weights are a PyTorch checkpoint; name the file *.pt")
+    check_location(out, "--out", folder=False)
+    if out.is_dir():
+        raise UnsafeOutputError(f"--out {out}: is a folder; expected a .pt file name")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"--out {out}: already exists (pass --overwrite to replace it)")
+    if out.exists() and Path(model).exists() and out.resolve() == Path(model).resolve():
+        raise UnsafeOutputError(f"--out {out}: is the --model being fine-tuned; write the new weights elsewhere")
     model = _check_model(model)
     dev = resolve_device(device)
     t0 = time.perf_counter()

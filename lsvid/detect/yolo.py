@@ -28,12 +28,12 @@ _COCO_CLASSES = 80
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda:0`` when CUDA is usable, else ``cpu``; anything else as given."""
-    if device != "auto":
-        return device
-    import torch
+    """The device as ultralytics names it: ``cuda:N`` or ``cpu`` (``auto``: CUDA when usable);
+    one this machine lacks is a :class:`~lsvid_core.errors.DeviceError`."""
+    from lsvid_core.devices import resolve_device as check
 
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
+    dev = check(device)
+    return f"cuda:{dev.index or 0}" if dev.type == "cuda" else "cpu"
 
 
 def check_weights(weights: str | os.PathLike | None) -> str:

@@ -5,13 +5,16 @@ from pathlib import Path
 
 import click
 
+from lsvid_core.errors import ConfigError, UnsafeOutputError
+from lsvid_core.paths import check_location
+
 from .config import SynthConfig, parse_size
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
     try:
         return parse_size(value)
-    except ValueError as e:
+    except ConfigError as e:
         raise click.BadParameter(str(e)) from e
 
 
@@ -29,8 +32,8 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
               help="Share of (non-twin) people seen by one camera only.")
 @click.option("--pairs", type=float, default=SynthConfig.pairs, show_default=True, help="Share of people walking with a companion.")
 @click.option("--seed", type=int, default=SynthConfig.seed, show_default=True)
-@click.option("--workers", type=int, default=1, show_default=True, help="Processes rendering videos in parallel.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (only once the new footage is complete).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes rendering videos in parallel.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it is footage this tool wrote (only once the new footage is complete).")
 @click.option("--preview", "preview", is_flag=False, flag_value="", default=None, metavar="[PNG]",
               help="Also write a contact sheet of frames with truth boxes (default OUT/preview.png).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
@@ -46,12 +49,13 @@ def synth_cmd(out: Path, cameras: int, slots: int, identities: int, seconds: flo
     from .footage import generate_footage
     from .preview import contact_sheet
 
-    try:
-        config = SynthConfig(cameras=cameras, slots=slots, identities=identities, seconds=seconds, fps=fps, size=size,
-                             twins=twins, distractors=distractors, pairs=pairs, seed=seed)
-        manifest = generate_footage(out, config, overwrite=overwrite, workers=workers, progress=progress)
-    except (ValueError, FileExistsError) as e:
-        raise click.ClickException(str(e)) from e
+    if preview:
+        check_location(Path(preview), "--preview", folder=False)
+        if not Path(preview).absolute().parent.is_dir():
+            raise UnsafeOutputError(f"--preview {preview}: its folder does not exist")
+    config = SynthConfig(cameras=cameras, slots=slots, identities=identities, seconds=seconds, fps=fps, size=size,
+                         twins=twins, distractors=distractors, pairs=pairs, seed=seed)
+    manifest = generate_footage(out, config, overwrite=overwrite, workers=workers, progress=progress)
     c, t = manifest["counts"], manifest["timing"]
     frames = len(manifest["videos"]) * manifest["num_frames"]
     n = len(manifest["videos"])

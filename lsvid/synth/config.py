@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from lsvid_core.config import at_least, check, fraction, from_dict, positive
+from lsvid_core.errors import ConfigError
+
 #: Bump when the same config no longer gives the same truth (or pictures).
 GENERATOR_VERSION = "1.0"
 
@@ -17,8 +20,8 @@ def parse_size(text: str) -> tuple[int, int]:
     """``"640x360"`` -> ``(640, 360)`` (width, height)."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError as e:
-        raise ValueError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 640x360") from e
+    except ValueError:
+        raise ConfigError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 640x360") from None
     return w, h
 
 
@@ -55,30 +58,14 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         w, h = self.size
-        problems = []
-        if self.seed < 0:
-            problems.append(f"seed={self.seed}: must be >= 0")
-        if self.cameras < 1 or self.slots < 1 or self.identities < 1:
-            problems.append("cameras, slots and identities must be at least 1")
-        if self.seconds <= 0 or self.fps <= 0:
-            problems.append("seconds and fps must be positive")
-        if w < 64 or h < 48 or w % 2 or h % 2:
-            problems.append(f"size {w}x{h}: width and height must be even and at least 64x48 (video codecs need even sizes)")
-        for name in ("twins", "distractors", "pairs", "pauses"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                problems.append(f"{name}={v}: a fraction in [0, 1]")
-        if self.max_cameras < 1:
-            problems.append("max_cameras must be at least 1")
-        lo, hi = self.transit_s
-        if not 0 <= lo <= hi:
-            problems.append(f"transit_s={self.transit_s}: need 0 <= low <= high")
-        if not 0 <= self.occluders[0] <= self.occluders[1]:
-            problems.append(f"occluders={self.occluders}: need 0 <= low <= high")
-        if min(self.noise, self.blur, self.compression) < 0:
-            problems.append("noise, blur and compression scales must be >= 0")
-        if problems:
-            raise ValueError("SynthConfig: " + "; ".join(problems))
+        at_least(self, ("seed", "noise", "blur", "compression", "min_visit_s"), 0)
+        at_least(self, ("cameras", "slots", "identities", "max_cameras"), 1)
+        positive(self, ("seconds", "fps"))
+        check(w >= 64 and h >= 48 and not w % 2 and not h % 2, "size",
+              f"{w}x{h}: width and height must be even and at least 64x48 (video codecs need even sizes)")
+        fraction(self, ("twins", "distractors", "pairs", "pauses"))
+        check(0 <= self.transit_s[0] <= self.transit_s[1], "transit_s", f"{list(self.transit_s)}: need 0 <= low <= high")
+        check(0 <= self.occluders[0] <= self.occluders[1], "occluders", f"{list(self.occluders)}: need 0 <= low <= high")
 
     @property
     def width(self) -> int:
@@ -98,7 +85,6 @@ class SynthConfig:
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SynthConfig":
-        names = {f.name for f in fields(cls)}
-        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}
-        return cls(**kw)
+    def from_dict(cls, d: dict[str, Any], where: str = "config") -> "SynthConfig":
+        """Unknown keys and values of the wrong type are refused, naming the field."""
+        return from_dict(cls, d, where)

@@ -17,9 +17,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
@@ -30,7 +28,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lsvid import __version__ as lsvid_version
-from protocols.dataset import replace_folder
+from lsvid_core.errors import MissingInputError
+from lsvid_core.paths import check_output, staged_folder
 
 from .camera import sample_lighting
 from .config import GENERATOR_VERSION, SynthConfig
@@ -155,18 +154,13 @@ def generate_footage(out_dir: str | os.PathLike, config: SynthConfig | None = No
     ``workers`` > 1 renders videos in that many processes.
     """
     config = config or SynthConfig()
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
+    out = check_output(out_dir, overwrite=overwrite, kind="footage folder")
     video_codec()  # fail early, before any rendering, if nothing can be written
     t0 = time.perf_counter()
     plan = plan_footage(config)
     t_plan = time.perf_counter() - t0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
     tasks = [(c.camera_id, s) for c in plan.cameras for s in range(1, config.slots + 1)]
-    try:
+    with staged_folder(out, kind="footage", tool="lsvid synth") as tmp:
         bar = tqdm(total=len(tasks) * config.num_frames, unit="frame", desc="synth", disable=not progress)
         with bar:
             if workers <= 1:
@@ -187,10 +181,6 @@ def generate_footage(out_dir: str | os.PathLike, config: SynthConfig | None = No
         write_csv(visits_table(plan), tmp / VISITS)
         manifest = build_manifest(plan, videos, identities)
         write_json(manifest, tmp / MANIFEST)
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     timing = {"plan_s": t_plan, "render_s": sum(v["render_s"] for v in videos), "write_s": sum(v["write_s"] for v in videos),
               "total_s": time.perf_counter() - t0}
     return {**manifest, "root": str(out), "timing": timing}
@@ -200,7 +190,7 @@ def read_manifest(footage_dir: str | os.PathLike) -> dict[str, Any]:
     """footage.json of a footage folder."""
     path = Path(footage_dir) / MANIFEST
     if not path.exists():
-        raise FileNotFoundError(f"{path}: not a synthetic footage folder (no {MANIFEST})")
+        raise MissingInputError(f"{path}: not a synthetic footage folder (no {MANIFEST})")
     return json.loads(path.read_text())
 
 

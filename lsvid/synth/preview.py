@@ -9,6 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from lsvid_core.errors import FileSystemError
+
 from .footage import read_manifest
 from .truth import read_mot
 
@@ -81,5 +83,5 @@ def contact_sheet(footage_dir: str | os.PathLike, out_png: str | os.PathLike | N
     path = Path(out_png) if out_png is not None else root / "preview.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), sheet):
-        raise OSError(f"{path}: could not write the PNG")
+        raise FileSystemError(f"{path}: could not write the PNG")
     return path

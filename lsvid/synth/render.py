@@ -22,6 +22,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from lsvid_core.errors import ConfigError
+
 from . import body
 from .camera import CameraView, apply_light, shadow_offset
 from .config import SynthConfig
@@ -260,7 +262,7 @@ def open_video(config: SynthConfig, camera: int = 1, slot: int = 1, *, plan: Pla
     plan = plan if plan is not None else plan_footage(config)
     spec = plan.camera(camera)
     if not 1 <= slot <= config.slots:
-        raise ValueError(f"slot {slot}: the footage has slots 1..{config.slots}")
+        raise ConfigError(f"slot {slot}: the footage has slots 1..{config.slots}")
     view = CameraView.build(config, spec, slot)
     tracks = []
     for v in plan.visits_in(camera, slot):

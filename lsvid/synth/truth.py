@@ -34,6 +34,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from lsvid_core.errors import InputError, MissingInputError
+
 from .identity import identity_row
 from .network import Plan
 
@@ -83,7 +85,7 @@ def write_mot(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write MOT ground truth (columns :data:`MOT_COLUMNS`) to ``path``, atomically."""
     missing = [c for c in MOT_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"{path}: MOT truth needs columns {list(MOT_COLUMNS)}; missing {missing}")
+        raise InputError(f"{path}: MOT truth needs columns {list(MOT_COLUMNS)}; missing {missing}")
     path = Path(path)
     _atomic_write_text(path, format_mot(df))
     return path
@@ -99,12 +101,12 @@ def read_mot(path: str | os.PathLike) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such MOT file")
+        raise MissingInputError(f"{path}: no such MOT file")
     if path.stat().st_size == 0:
         return mot_frame([])
     raw = pd.read_csv(path, header=None, dtype=float)
     if raw.shape[1] < 6:
-        raise ValueError(f"{path}: a MOT file has at least 6 columns (frame, id, left, top, width, height); found {raw.shape[1]}")
+        raise InputError(f"{path}: a MOT file has at least 6 columns (frame, id, left, top, width, height); found {raw.shape[1]}")
     df = raw.iloc[:, : min(raw.shape[1], 9)].copy()
     df.columns = list(MOT_COLUMNS[: df.shape[1]])
     for c, default in (("conf", 1.0), ("class", 1.0), ("visibility", 1.0)):
@@ -114,7 +116,7 @@ def read_mot(path: str | os.PathLike) -> pd.DataFrame:
         df["class"], df["visibility"] = 1.0, 1.0
     bad = df[list(MOT_COLUMNS[:6])].isna().any(axis=1)
     if bad.any():
-        raise ValueError(f"{path}: line {int(np.flatnonzero(bad.to_numpy())[0]) + 1} has an empty value")
+        raise InputError(f"{path}: line {int(np.flatnonzero(bad.to_numpy())[0]) + 1} has an empty value")
     # Boxes may be fractional in detection files; keep them as read there, integral in ground truth.
     out = df[list(MOT_COLUMNS)]
     ints = ["frame", "id", "conf", "class"] + [c for c in ("bb_left", "bb_top", "bb_width", "bb_height")

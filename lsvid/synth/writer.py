@@ -18,6 +18,8 @@ from types import TracebackType
 import cv2
 import numpy as np
 
+from lsvid_core.errors import FileSystemError, MissingDependencyError
+
 #: Tried in order: (fourcc, file extension).
 CODECS: tuple[tuple[str, str], ...] = (("mp4v", ".mp4"), ("MJPG", ".avi"), ("XVID", ".avi"))
 
@@ -41,7 +43,7 @@ def video_codec() -> tuple[str, str]:
             w.release()
             if video_info(path)["frames"] == len(frames):
                 return fourcc, ext
-    raise RuntimeError(f"OpenCV {cv2.__version__} here can write none of {[c for c, _ in CODECS]}; "
+    raise MissingDependencyError(f"OpenCV {cv2.__version__} here can write none of {[c for c, _ in CODECS]}; "
                        "install an opencv-python build with FFmpeg")
 
 
@@ -74,7 +76,7 @@ class VideoWriter:
         self._tmp = self.path.with_name(f".{stem.name}.tmp-{uuid.uuid4().hex[:8]}{ext}")
         self._writer = _open(self._tmp, self.fourcc, fps, self.size)
         if not self._writer.isOpened():
-            raise RuntimeError(f"{self.path}: OpenCV cannot open a {self.fourcc} writer")
+            raise FileSystemError(f"{self.path}: OpenCV cannot open a {self.fourcc} writer")
         self.frames = 0
 
     def write(self, frame: np.ndarray) -> None:

@@ -49,11 +49,16 @@ def convert(name: str, root: str | os.PathLike, out: str | os.PathLike, *, overw
 
     Frame paths stay relative to the native root, which ``dataset.json``
     records as ``image_root``; no image is copied.  Any error leaves ``out``
-    untouched.
+    untouched.  ``out`` may never be, contain or lie inside ``root`` when it
+    is replaced, and only a dataset folder this tool wrote is replaced.
     """
+    from lsvid_core.paths import check_output
+
     from .. import __version__
     from ..dataset import tables_from_sequences, write_dataset
 
+    inputs = [("--root", root)]
+    check_output(out, overwrite=overwrite, inputs=inputs, kind="dataset folder")  # before reading a large tree
     nd = read_native(name, root, **options)
     tracklets, frames = tables_from_sequences(nd.sequences)
     meta = {
@@ -65,4 +70,4 @@ def convert(name: str, root: str | os.PathLike, out: str | os.PathLike, *, overw
         "reader": {"module": get_reader(name).origin.split(" ")[0], "options": options, "info": nd.info},
         "build": {"tool": "lsvid convert", "version": __version__},
     }
-    return write_dataset(out, tracklets, frames, meta, trials=nd.trials, overwrite=overwrite)
+    return write_dataset(out, tracklets, frames, meta, trials=nd.trials, overwrite=overwrite, inputs=[*inputs, ("--root", nd.root)])

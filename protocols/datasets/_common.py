@@ -10,15 +10,21 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from lsvid_core.errors import LsvidError
+
 from ..protocol import Protocol
 
 
-class NativeFormatError(ValueError):
+class NativeFormatError(LsvidError, ValueError):
     """A file of a native dataset is missing, damaged or not in the official layout."""
 
     def __init__(self, path: str | os.PathLike, message: str):
         self.path = str(path)
+        self.message = message
         super().__init__(f"{self.path}: {message}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.message))
 
 
 class MissingFileError(NativeFormatError, FileNotFoundError):

@@ -243,7 +243,7 @@ def test_divergence_and_nan_features_stop_with_a_clear_error(dataset, tmp_path):
     ({"agg": {"epochs": "10"}}, 'config.agg.epochs: expected int, got "10"'),
     ({"frame": {"flip": 0}}, "config.frame.flip: expected bool, got 0"),
     ({"frame": {"random_erasing": "0.5"}}, "config.frame.random_erasing: expected float"),
-    ({"agg": {"jobs": 0}}, "agg.jobs must be at least 1"),
+    ({"agg": {"jobs": 0}}, "agg.jobs: must be at least 1"),
     ({"agg": {"epoch": 3}}, "unknown field(s) ['epoch']"),
 ])
 def test_a_bad_config_file_is_refused_naming_the_field(dataset, tmp_path, config, message):
