@@ -105,11 +105,13 @@ class BenchConfig:
     metric: str = "euclidean"
     rerank: bool = False
     feature_batch: int = 512  # frames per batch in feature extraction
+    ap: str | None = None  # AP definition of the mAP (torchreid | market1501); None: the dataset protocol's
 
     def __post_init__(self) -> None:
-        from protocols.metrics import METRICS
+        from protocols.metrics import AP_VARIANTS, METRICS
 
         check(self.metric in METRICS, "metric", f"{self.metric!r} is not one of {', '.join(METRICS)}")
+        check(self.ap is None or self.ap in AP_VARIANTS, "ap", f"{self.ap!r} is not one of {', '.join(AP_VARIANTS)} (or null: the dataset protocol's)")
         at_least(self, ("seed",), 0)
         at_least(self, ("feature_batch",), 1)
 

@@ -19,23 +19,25 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 
 from gltr import load_checkpoint
-from lsvid_core.errors import LsvidError
+from lsvid_core.errors import InputError, LsvidError
 from protocols import Dataset
 
 from .fingerprint import dataset_fingerprint, file_sha256
 from .frames import make_loader, normalize
-from .runtime import NonFiniteError, autocast, code_version, folder_lock
+from .runtime import NonFiniteError, atomic_write_text, autocast, code_version, folder_lock
 
 MANIFEST = "manifest.json"
+FEATURES = "features.npy"
+PROGRESS = "progress.json"  # rows done by an unfinished extraction
 
 
 class StaleCacheError(LsvidError, RuntimeError):
@@ -44,12 +46,15 @@ class StaleCacheError(LsvidError, RuntimeError):
 
 @dataclass
 class FeatureCache:
+    """A complete cache folder: its features (memory-mapped, read-only) and its manifest."""
+
     folder: Path
     features: np.ndarray  # (frames, d) memmap
     manifest: dict
 
     @property
     def dim(self) -> int:
+        """The backbone's embedding size."""
         return int(self.features.shape[1])
 
 
@@ -65,7 +70,7 @@ def open_cache(folder: str | os.PathLike, *, dataset_sha: str, checkpoint_sha: s
         problems.append(f"built from checkpoint {str(m.get('checkpoint_sha256'))[:12]}, asked for {checkpoint_sha[:12]}")
     if m.get("dataset_sha256") != dataset_sha:
         problems.append(f"built from dataset {str(m.get('dataset_sha256'))[:12]}, asked for {dataset_sha[:12]} (the dataset changed)")
-    feats = np.load(folder / "features.npy", mmap_mode="r")
+    feats = np.load(folder / FEATURES, mmap_mode="r")
     if feats.shape[0] != num_frames or list(feats.shape) != m.get("shape"):
         problems.append(f"holds {feats.shape} features for a dataset of {num_frames} frames (manifest says {m.get('shape')})")
     if problems:
@@ -74,6 +79,7 @@ def open_cache(folder: str | os.PathLike, *, dataset_sha: str, checkpoint_sha: s
 
 
 def cache_folder(cache_root: str | os.PathLike, dataset_sha: str, checkpoint_sha: str) -> Path:
+    """The cache's folder under ``cache_root``: named by both hashes, so another dataset or checkpoint never lands in it."""
     return Path(cache_root) / f"{dataset_sha[:16]}-{checkpoint_sha[:16]}"
 
 
@@ -98,10 +104,8 @@ def extract_features(
     buffers, so the loop never waits for the device.  An interrupted
     extraction resumes from the last rows flushed to disk.
     """
-    from tqdm import tqdm
-
     if ds.frames is None:
-        raise ValueError(f"{ds.root}: frames not loaded")
+        raise InputError(f"{ds.root}: frames not loaded")
     ckpt_sha = file_sha256(checkpoint)
     ds_sha = dataset_fingerprint(ds)
     n = len(ds.frames)
@@ -114,47 +118,15 @@ def extract_features(
         dim = model.embed_dim
         model = inference_model(model, device, fuse=fuse)
         h, w = input_size(extra)
-        fpath = folder / "features.npy"
-        prog_path = folder / "progress.json"
-        done = 0
-        if fpath.exists() and prog_path.exists():
-            feats = np.load(fpath, mmap_mode="r+")
-            p = json.loads(prog_path.read_text())
-            if feats.shape == (n, dim) and p.get("checkpoint_sha256") == ckpt_sha:
-                done = int(p["rows_done"])
-                log(f"feature cache: resuming {folder.name} at frame {done}/{n}")
-            else:
-                feats = None
-        else:
-            feats = None
-        if feats is None:
-            feats = np.lib.format.open_memmap(fpath, mode="w+", dtype=np.float32, shape=(n, dim))
-            done = 0
+        feats, done = _open_features(folder, (n, dim), ckpt_sha, log)
         base = ds.image_root
         paths = [str(base / p) for p in ds.frames["path"].tolist()]
         t0 = time.perf_counter()
         order = np.arange(done, n)
         loader = make_loader(paths, None, height=h, width=w, batch_size=batch_size, order=order, workers=workers, device=device, decoder=decoder)
-        sink = _FeatureSink(feats, done, prog_path, ckpt_sha, device, batch_size, dim)
-        # one batch shape throughout, so autotuning cuDNN once pays; only here (stage (b) sees many shapes)
-        with torch.inference_mode(), _cudnn_benchmark(device.type == "cuda"):
-            try:
-                for x, _ in tqdm(loader, total=(len(order) + batch_size - 1) // batch_size, desc="frame features", disable=not progress, leave=False, unit="batch"):
-                    with autocast(device):
-                        e = model(normalize(x))
-                    sink.put(e)
-            except BaseException:
-                # keep what was embedded before the failure (a bad frame, Ctrl-C): the re-run resumes there
-                with contextlib.suppress(Exception):
-                    sink.close()
-                raise
-            sink.close()
-        bad = first_nonfinite_row(feats)
-        if bad is not None:
-            raise NonFiniteError(
-                f"{checkpoint}: the backbone gives non-finite features (first at {paths[bad]}, row {bad} of {folder / 'features.npy'}); "
-                "its weights are likely NaN/inf (a diverged stage (a)?). The cache is left incomplete and will not be used."
-            )
+        sink = _FeatureSink(feats, done, folder / PROGRESS, ckpt_sha, device, batch_size, dim)
+        _embed_into(sink, model, loader, device, batches=(len(order) + batch_size - 1) // batch_size, progress=progress)
+        _refuse_nonfinite(feats, checkpoint, paths, folder)
         pd.DataFrame({"tracklet_id": ds.frames["tracklet_id"].to_numpy(), "frame_index": ds.frames["frame_index"].to_numpy()}).to_parquet(folder / "index.parquet", index=False)
         manifest = {
             "checkpoint": str(Path(checkpoint).resolve()),
@@ -167,13 +139,59 @@ def extract_features(
             "tool_version": code_version(),
             "seconds": round(time.perf_counter() - t0, 2),
         }
-        tmp = folder / f".{MANIFEST}.tmp"
-        tmp.write_text(json.dumps(manifest, indent=2))
-        os.replace(tmp, folder / MANIFEST)
-        if prog_path.exists():
-            prog_path.unlink()
+        _complete(folder, manifest)
         log(f"feature cache: {n} frames in {manifest['seconds']} s -> {folder}")
-        return FeatureCache(folder, np.load(fpath, mmap_mode="r"), manifest)
+        return FeatureCache(folder, np.load(folder / FEATURES, mmap_mode="r"), manifest)
+
+
+def _open_features(folder: Path, shape: tuple[int, int], ckpt_sha: str, log: Callable[[str], None]) -> tuple[np.ndarray, int]:
+    """The feature memmap to write and the rows of it already done: an interrupted
+    extraction's (same shape, same checkpoint) to resume, or a fresh one."""
+    fpath, prog_path = folder / FEATURES, folder / PROGRESS
+    if fpath.exists() and prog_path.exists():
+        feats = np.load(fpath, mmap_mode="r+")
+        p = json.loads(prog_path.read_text())
+        if feats.shape == shape and p.get("checkpoint_sha256") == ckpt_sha:
+            done = int(p["rows_done"])
+            log(f"feature cache: resuming {folder.name} at frame {done}/{shape[0]}")
+            return feats, done
+        del feats  # unmapped before the file is truncated and written afresh
+    return np.lib.format.open_memmap(fpath, mode="w+", dtype=np.float32, shape=shape), 0
+
+
+def _embed_into(sink: "_FeatureSink", model: torch.nn.Module, loader: Iterable, device: torch.device, *, batches: int, progress: bool) -> None:
+    """Run every batch of ``loader`` through ``model`` into ``sink``; on any failure what was embedded before it is kept."""
+    from tqdm import tqdm
+
+    # one batch shape throughout, so autotuning cuDNN once pays; only here (stage (b) sees many shapes)
+    with torch.inference_mode(), _cudnn_benchmark(device.type == "cuda"):
+        try:
+            for x, _ in tqdm(loader, total=batches, desc="frame features", disable=not progress, leave=False, unit="batch"):
+                with autocast(device):
+                    e = model(normalize(x))
+                sink.put(e)
+        except BaseException:
+            # keep what was embedded before the failure (a bad frame, Ctrl-C): the re-run resumes there
+            with contextlib.suppress(Exception):
+                sink.close()
+            raise
+        sink.close()
+
+
+def _refuse_nonfinite(feats: np.ndarray, checkpoint: str | os.PathLike, paths: list[str], folder: Path) -> None:
+    """A backbone with NaN/inf weights embeds garbage: stop before the cache is marked complete."""
+    bad = first_nonfinite_row(feats)
+    if bad is not None:
+        raise NonFiniteError(
+            f"{checkpoint}: the backbone gives non-finite features (first at {paths[bad]}, row {bad} of {folder / FEATURES}); "
+            "its weights are likely NaN/inf (a diverged stage (a)?). The cache is left incomplete and will not be used."
+        )
+
+
+def _complete(folder: Path, manifest: dict) -> None:
+    """Mark the cache complete: the manifest is written last, atomically, and the progress file goes."""
+    atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
+    (folder / PROGRESS).unlink(missing_ok=True)
 
 
 def first_nonfinite_row(x: np.ndarray, chunk: int = 1 << 16) -> int | None:
@@ -186,7 +204,7 @@ def first_nonfinite_row(x: np.ndarray, chunk: int = 1 << 16) -> int | None:
 
 
 @contextlib.contextmanager
-def _cudnn_benchmark(on: bool):
+def _cudnn_benchmark(on: bool) -> Iterator[None]:
     """cuDNN autotuning switched on for the block only (the flag is process-wide)."""
     before = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = before or on
@@ -234,6 +252,7 @@ class _FeatureSink:
         self.last = time.monotonic()
 
     def put(self, e: torch.Tensor) -> None:
+        """Queue the features of the next rows (a batch on the device) for the memmap."""
         s = self.k % len(self.bufs)
         self._drain(s)
         n = e.shape[0]
@@ -261,12 +280,11 @@ class _FeatureSink:
 
     def _commit(self) -> None:
         self.feats.flush()
-        tmp = self.prog_path.with_name(f".{self.prog_path.name}.tmp")
-        tmp.write_text(json.dumps({"rows_done": self.written, "checkpoint_sha256": self.ckpt_sha}))
-        os.replace(tmp, self.prog_path)
+        atomic_write_text(self.prog_path, json.dumps({"rows_done": self.written, "checkpoint_sha256": self.ckpt_sha}))
         self.last = time.monotonic()
 
     def close(self) -> None:
+        """Write every queued batch and make the progress durable."""
         for i in range(len(self.bufs)):
             self._drain((self.k + i) % len(self.bufs))
         self._commit()

@@ -16,17 +16,19 @@ import pandas as pd
 from lsvid_core.errors import InputError
 
 from .config import result_settings
-from .results import read_leaderboard
+from .results import read_leaderboard, row_ap
 
 ABLATION = ("avgpool", "pyramid_conv", "tpp", "dtp", "tsa", "gltr")
 METRICS = ("rank1", "rank5", "rank10", "rank20", "mAP")
 
 
-def experiment_key(config_json: str, options: str) -> str:
-    """Rows with equal keys repeat one experiment: the same result settings and
-    method options, perhaps another seed or trial, perhaps run faster."""
+def experiment_key(config_json: str, options: str, ap: str = "torchreid") -> str:
+    """Rows with equal keys repeat one experiment: the same result settings,
+    method options and AP definition (``ap``, the row's own column: with a
+    config's ``ap`` of null it is the dataset protocol's), perhaps another
+    seed or trial, perhaps run faster."""
     settings = result_settings(json.loads(config_json))
-    return hashlib.sha256(json.dumps([settings, json.loads(options or "{}")], sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps([settings, json.loads(options or "{}"), ap], sort_keys=True).encode()).hexdigest()[:16]
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
@@ -37,11 +39,14 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     experiment (:func:`experiment_key`) most recently run: a changed config
     replaces the old numbers rather than being averaged with them, while
     re-runs with other seeds are averaged (``seeds`` and ``runs`` say how many).
+    Rows of two AP definitions are two experiments, never averaged; ``ap``
+    says which one a line's mAP follows.
     """
     if df.empty:
         return df
     cell = ["dataset", "method", "backbone", "rerank"]
-    df = df.assign(experiment=[experiment_key(c, o) for c, o in zip(df["config"], df["options"])])
+    ap = row_ap(df["ap"] if "ap" in df else pd.Series(None, index=df.index, dtype=object))
+    df = df.assign(ap=ap, experiment=[experiment_key(c, o, a) for c, o, a in zip(df["config"], df["options"], ap)])
     df = df.sort_values("created", kind="stable")  # ties keep file (append) order
     latest = df.groupby(cell)["experiment"].transform("last")
     df = df[df["experiment"] == latest].drop_duplicates(cell + ["trial", "seed"], keep="last")
@@ -55,6 +60,7 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     out["cmc"] = g["cmc"].apply(lambda s: np.mean(np.stack([np.asarray(x, float) for x in s]), axis=0).tolist())
     out["wall_time_s"] = g["wall_time_s"].sum()
     out["experiment"] = g["experiment"].first()
+    out["ap"] = g["ap"].first()  # one experiment, one AP definition
     torch_version = df.get("environment", pd.Series(None, index=df.index, dtype=object)).map(_torch_version)
     for col, values in (("devices", df.get("device")), ("code_versions", df.get("code_version")), ("torch_versions", torch_version)):
         values = pd.Series(None, index=df.index, dtype=object) if values is None else values
@@ -68,9 +74,9 @@ def _torch_version(environment: str | None) -> str | None:
 
 def _provenance(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Where each cell's numbers come from: enough to rerun or to doubt them."""
-    header = ["dataset", "method", "backbone", "experiment", "trials", "seeds", "device", "code", "torch", "wall time"]
+    header = ["dataset", "method", "backbone", "experiment", "AP", "trials", "seeds", "device", "code", "torch", "wall time"]
     body = [
-        [r.dataset, r.method + (" + re-rank" if r.rerank else ""), r.backbone, r.experiment, str(r.trials), str(r.seeds),
+        [r.dataset, r.method + (" + re-rank" if r.rerank else ""), r.backbone, r.experiment, r.ap, str(r.trials), str(r.seeds),
          r.devices, r.code_versions, r.torch_versions, f"{r.wall_time_s:.0f} s" if r.wall_time_s < 120 else f"{r.wall_time_s / 60:.1f} min"]
         for r in summary.itertuples()
     ]
@@ -87,6 +93,20 @@ def _seeds_note(summary: pd.DataFrame) -> str:
         return ""
     cells = [f"{r.method}{' + re-rank' if r.rerank else ''} on {r.dataset} ({r.seeds} seeds)" for r in multi.itertuples()]
     return "Averaged over seeds: " + ", ".join(cells) + "."
+
+
+AP_DEFINITIONS = {
+    "torchreid": "the mean precision at each true match's rank, as torchreid computes it",
+    "market1501": "the trapezoid rule of the official Market-1501/MARS MATLAB evaluation",
+}
+
+
+def _ap_note(summary: pd.DataFrame) -> str:
+    """Which AP definition the mAP columns follow: numbers of two definitions are not comparable."""
+    used = sorted(summary["ap"].unique())
+    if len(used) == 1:
+        return f"mAP: {used[0]} AP ({AP_DEFINITIONS.get(used[0], 'see protocols.metrics')}) in every cell."
+    return f"mAP: cells use different AP definitions ({', '.join(used)}; the provenance table's AP column says which); compare only cells of one definition."
 
 
 def _fmt(row: pd.Series, m: str) -> str:
@@ -165,7 +185,11 @@ def plot_cmc(summary: pd.DataFrame, dataset: str, path: Path) -> None:
 
 
 def retrieval_strips(topk_file: Path, dataset_path: Path, out: Path, *, max_queries: int = 8, k: int = 5, size=(128, 64)) -> bool:
-    """Query (middle frame) then its top-k gallery tracklets, green border = same identity."""
+    """Query (middle frame) then its top-k gallery tracklets, green border = same identity.
+
+    ``topk_file`` holds the protocol's ranking (``ranked_gallery``): tracklet
+    id -1 pads a query with fewer than k gallery items left and is not drawn.
+    """
     from protocols import read_dataset
 
     if not topk_file.exists() or not dataset_path.exists():
@@ -186,6 +210,8 @@ def retrieval_strips(topk_file: Path, dataset_path: Path, out: Path, *, max_quer
     for i in range(min(max_queries, len(z["query"]))):
         tiles = [tile(z["query"][i], (200, 200, 200)), np.full((h + 2 * pad, 12, 3), 255, np.uint8)]
         for j in range(min(k, z["gallery"].shape[1])):
+            if z["gallery"][i, j] < 0:
+                break
             same = z["gallery_pid"][i, j] == z["query_pid"][i]
             tiles.append(tile(z["gallery"][i, j], (40, 170, 40) if same else (40, 40, 210)))
         rows.append(np.hstack(tiles))
@@ -223,10 +249,13 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
                 if retrieval_strips(Path(run_dir) / folder / "topk.npz", Path(last.dataset_path), s):
                     strips.append((d, method, s.name))
     seeds_note = _seeds_note(summary)
+    ap_note = _ap_note(summary)
     md = [
         "# Leaderboard",
         "",
         CAPTION,
+        "",
+        ap_note,
         *(["", seeds_note] if seeds_note else []),
         "",
         "## Ablation (the shape of the paper's Table 2)",
@@ -245,14 +274,14 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
     (out / "leaderboard.md").write_text("\n".join(md) + "\n")
     tex = [
         "% lsvid leaderboard; needs \\usepackage{booktabs}",
-        _latex(*t2, f"Ablation (the shape of Table 2 of Li et al., ICCV 2019). {CAPTION}"),
+        _latex(*t2, f"Ablation (the shape of Table 2 of Li et al., ICCV 2019). {CAPTION} {ap_note}"),
         "",
-        _latex(*t4, f"All methods (the shape of Table 4 of Li et al., ICCV 2019). {CAPTION}"),
+        _latex(*t4, f"All methods (the shape of Table 4 of Li et al., ICCV 2019). {CAPTION} {ap_note}"),
     ]
     (out / "leaderboard.tex").write_text("\n".join(tex) + "\n")
     css = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
     page = [f"<!doctype html><html><head><meta charset='utf-8'><title>lsvid leaderboard</title><style>{css}</style></head><body>",
-            f"<h1>Leaderboard</h1><p>{html.escape(CAPTION)}</p>" + (f"<p>{html.escape(seeds_note)}</p>" if seeds_note else ""),
+            f"<h1>Leaderboard</h1><p>{html.escape(CAPTION)}</p><p>{html.escape(ap_note)}</p>" + (f"<p>{html.escape(seeds_note)}</p>" if seeds_note else ""),
             "<h2>Ablation (the shape of the paper's Table 2)</h2>", _html_table(*t2),
             "<h2>All methods (the shape of the paper's Table 4)</h2>", _html_table(*t4), "<h2>CMC curves</h2>"]
     page += [f"<img src='{n}' alt='CMC'>" for n in images]

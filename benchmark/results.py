@@ -1,10 +1,10 @@
 """The leaderboard file: one row per (dataset, method, trial) cell, appended atomically.
 
 Rows carry everything needed to reproduce and compare them: the scores
-(mAP, rank-1/5/10/20 and the CMC curve), the method and backbone, the whole
-config as JSON with its hash, the seed, the code version, the software
-environment, the device, the wall time and the run folder holding its
-models.  Appends hold a file lock and replace the file by rename, so
+(mAP, rank-1/5/10/20 and the CMC curve), the AP definition the mAP follows,
+the method and backbone, the whole config as JSON with its hash, the seed,
+the code version, the software environment, the device, the wall time and
+the run folder holding its models.  Appends hold a file lock and replace the file by rename, so
 concurrent runs and kills never corrupt it.
 """
 from __future__ import annotations
@@ -22,7 +22,9 @@ import pandas as pd
 
 COLUMNS = [
     "dataset", "method", "backbone", "trial", "mAP", "rank1", "rank5", "rank10", "rank20", "cmc",
-    "num_valid_queries", "num_queries", "rerank", "metric", "options", "config", "config_hash", "seed",
+    "num_valid_queries", "num_queries", "rerank", "metric",
+    "ap",  # the AP definition mAP follows (protocols.metrics.AP_VARIANTS); rows from before it: torchreid
+    "options", "config", "config_hash", "seed",
     "code_version", "device", "wall_time_s", "dataset_path", "dataset_sha256", "checkpoint_sha256", "created",
     "run_folder",  # the method's folder under the run directory (its models and top-k ranks)
     "environment",  # JSON: python, torch, torchvision, numpy, CUDA, cuDNN versions and the platform
@@ -70,9 +72,22 @@ def append_row(path: str | os.PathLike, row: dict[str, Any]) -> None:
         os.replace(tmp, path)
 
 
-def has_cell(path: str | os.PathLike, *, dataset_sha256: str, method: str, trial: int, config_hash: str, rerank: bool) -> bool:
+def row_ap(values: pd.Series) -> pd.Series:
+    """The AP definition of each row; rows written before the ``ap`` column were scored as torchreid."""
+    from protocols.metrics import AP_VARIANTS
+
+    return values.where(values.notna(), AP_VARIANTS[0]).astype(str)
+
+
+def has_cell(
+    path: str | os.PathLike, *, dataset_sha256: str, method: str, trial: int, config_hash: str, rerank: bool, ap: str | None = None
+) -> bool:
+    """Whether the leaderboard already holds this cell (under the AP definition ``ap``, when given)."""
     df = read_leaderboard(path)
     if df.empty:
         return False
     m = (df.dataset_sha256 == dataset_sha256) & (df.method == method) & (df.trial == trial) & (df.config_hash == config_hash) & (df.rerank == rerank)
+    if ap is not None:
+        # the dataset's protocol can change its AP definition without changing its tables
+        m &= row_ap(df["ap"]) == ap
     return bool(m.any())

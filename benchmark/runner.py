@@ -30,7 +30,7 @@ import torch
 from lsvid_core.errors import ConfigError
 from lsvid_core.paths import check_location, safe_component
 from protocols import read_dataset
-from protocols.evaluation import evaluate_dataset
+from protocols.evaluation import evaluate_dataset, ranked_gallery
 
 from .config import BenchConfig
 from .feature_cache import extract_features
@@ -86,6 +86,7 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
     missing = [t for t in trials if not 0 <= t < ds.num_trials]
     if missing:
         raise ConfigError(f"--trial {missing[0]}: {ds.name} has trials 0..{ds.num_trials - 1}")
+    ap = cfg.ap or ds.protocol.average_precision  # a cell scored under another AP definition is not this one
     rows = []
     cfg_json = cfg.to_json()
     if req.backbone_weights is not None:
@@ -97,7 +98,7 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
         tdir = req.run_dir / ds.name / f"trial{trial}"
         todo = [
             m for m in req.methods
-            if not has_cell(board, dataset_sha256=ds_sha, method=m, trial=trial, config_hash=config_hash(cfg_json, m, req.method_options.get(m, {})), rerank=cfg.rerank)
+            if not has_cell(board, dataset_sha256=ds_sha, method=m, trial=trial, config_hash=config_hash(cfg_json, m, req.method_options.get(m, {})), rerank=cfg.rerank, ap=ap)
         ]
         if not todo:
             log(f"{ds.name} trial {trial}: all {len(req.methods)} cells already on the leaderboard")
@@ -171,9 +172,9 @@ def _score_method(job: _MethodJob, ds, dt, feats: torch.Tensor, index: SequenceI
         log=log, progress=job.progress, features_id=features_id,
     )
     video = embed_sequences(agg, feats, index, np.arange(len(dt.tracklets)), device=device, max_frames=cfg.agg.eval_batch_frames)
-    res = evaluate_dataset(ds, video, metric=cfg.metric, rerank=cfg.rerank, trials=[trial])[0].result
+    res = evaluate_dataset(ds, video, metric=cfg.metric, rerank=cfg.rerank, trials=[trial], ap=cfg.ap)[0].result
     wall = time.perf_counter() - t0
-    _save_topk(mdir, dt, video, cfg.metric)
+    _save_topk(mdir, ds, video, cfg, trial)
     return {
         "dataset": ds.name,
         "method": method,
@@ -185,6 +186,7 @@ def _score_method(job: _MethodJob, ds, dt, feats: torch.Tensor, index: SequenceI
         "num_queries": int(res.num_queries),
         "rerank": bool(cfg.rerank),
         "metric": cfg.metric,
+        "ap": res.ap_variant,  # the AP definition mAP follows: the config's, else the dataset protocol's
         "options": json.dumps(opts, sort_keys=True),
         "config": job.cfg_json,
         "config_hash": config_hash(job.cfg_json, method, opts),
@@ -241,25 +243,15 @@ def _score_in_processes(jobs: list[_MethodJob], processes: int, log: Callable[[s
                 f.cancel()
 
 
-def _save_topk(folder: Path, ds, video: np.ndarray, metric: str) -> None:
-    """The top-ranked gallery tracklets of every query, for the retrieval strips (paper Fig. 7)."""
-    from protocols.metrics import pairwise_distance
+def _save_topk(folder: Path, ds, video: np.ndarray, cfg: BenchConfig, trial: int) -> None:
+    """The top-ranked gallery tracklets of every counted query, for the retrieval strips (paper Fig. 7).
 
-    tr = ds.tracklets
-    split = tr["split"].to_numpy()
-    q, g = np.flatnonzero(split == "query"), np.flatnonzero(split == "gallery")
-    if len(q) == 0 or len(g) == 0:
-        return
-    d = pairwise_distance(video[q], video[g], metric)
-    qp, gp = tr["person_id"].to_numpy()[q], tr["person_id"].to_numpy()[g]
-    qc, gc = tr["camera_id"].to_numpy()[q], tr["camera_id"].to_numpy()[g]
-    # the same exclusions as the protocol: a query's same-camera twins are not shown
-    d = np.where((gp[None] == qp[:, None]) & (gc[None] == qc[:, None]), np.inf, d)
-    k = min(TOPK, len(g))
-    # only the top k are drawn: partition, then order those k (ties by gallery index, as the protocol)
-    part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < len(g) else np.tile(np.arange(len(g)), (len(d), 1))
-    vals = np.take_along_axis(d, part, axis=1)
-    top = np.take_along_axis(part, np.lexsort((part, vals), axis=1), axis=1)
-    tid = tr["tracklet_id"].to_numpy()
+    The ranking is the protocol's own (:func:`protocols.evaluation.ranked_gallery`):
+    the strips show what was scored, junk and same-camera items left out.
+    """
+    top = ranked_gallery(ds, video, TOPK, metric=cfg.metric, trial=trial, rerank=cfg.rerank)
     folder.mkdir(parents=True, exist_ok=True)
-    np.savez(folder / "topk.npz", query=tid[q], gallery=tid[g][top], query_pid=qp, gallery_pid=gp[top])
+    np.savez(
+        folder / "topk.npz", query=top.query_tracklet_id, gallery=top.gallery_tracklet_id,
+        query_pid=top.query_pid, gallery_pid=top.gallery_pid, distance=top.distance,
+    )

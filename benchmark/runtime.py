@@ -23,6 +23,7 @@ _REPO = Path(__file__).resolve().parents[1]
 
 
 def device_name(device: torch.device) -> str:
+    """The device as the leaderboard records it: the GPU's model, or the CPU's core count."""
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     return f"cpu:{os.cpu_count()} cores"
@@ -47,7 +48,7 @@ def environment() -> str:
     return json.dumps(env, sort_keys=True)
 
 
-def autocast(device: torch.device):
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA; on CPU full precision (CPU bf16 is slower on most machines)."""
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -55,6 +56,7 @@ def autocast(device: torch.device):
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators."""
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
@@ -74,10 +76,24 @@ def code_version() -> str:
         return __version__
 
 
-def atomic_torch_save(obj, path: Path) -> None:
+def _temporary(path: Path) -> Path:
+    """Where a file is written before it is renamed over ``path``: hidden, beside it (a rename is only atomic within one filesystem)."""
+    return path.with_name(f".{path.name}.tmp")
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` that replaces ``path`` only once the whole file is written: a crash leaves the old file."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = _temporary(path)
     torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` all at once or not at all, as :func:`atomic_torch_save` does."""
+    path = Path(path)
+    tmp = _temporary(path)
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 
@@ -150,9 +166,7 @@ def claim_run(folder: str | os.PathLike, spec: dict[str, Any]) -> None:
     if leftovers:
         raise StaleRunError(f"{folder}: holds {', '.join(leftovers)} but no {RUN_FILE}, so its settings cannot be checked; delete the folder to start this stage afresh")
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{RUN_FILE}.tmp"
-    tmp.write_text(json.dumps(spec, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(spec, indent=2, sort_keys=True))
 
 
 @contextlib.contextmanager

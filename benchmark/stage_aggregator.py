@@ -29,6 +29,7 @@ from .config import AGG_EXECUTION_FIELDS, AggregatorStageConfig, without_executi
 from .fingerprint import tensor_fingerprint
 from .registry import create_aggregator
 from .runtime import NonFiniteError, atomic_torch_save, autocast, check_finite_loss, claim_run, holds_folder
+from .train_state import TrainState
 
 FINAL_FILE = "aggregator.pt"
 STATE_FILE = "train_state.pt"
@@ -43,6 +44,7 @@ class SequenceIndex:
 
     @classmethod
     def of(cls, ds: Dataset) -> "SequenceIndex":
+        """The index of ``ds``: its frames table holds each tracklet's frames contiguously."""
         tid = ds.frames["tracklet_id"].to_numpy()
         starts = np.r_[0, np.flatnonzero(np.diff(tid)) + 1]
         lengths = np.diff(np.r_[starts, len(tid)])
@@ -132,20 +134,11 @@ def train_aggregator(
     a run of the same settings; otherwise
     :class:`~benchmark.runtime.StaleRunError`.
     """
-    from tqdm import tqdm
-
     out = Path(out_dir)
     claim_run(out, aggregator_run_spec(method, options, ds, feats, cfg, seed=seed, features_id=features_id))
     torch.manual_seed(seed)
-    tr = ds.tracklets
-    train = (tr["split"] == "train").to_numpy() & ~tr["person_id"].isin(list(ds.protocol.junk_pids)).to_numpy()
-    rows = np.flatnonzero(train)
-    if len(rows) == 0:
-        raise InputError(f"{ds.root}: no train sequences (trial {ds.trial})")
-    if not bool(torch.isfinite(feats).all()):
-        bad = int(torch.isfinite(feats).all(dim=1).logical_not().nonzero()[0, 0])
-        fr = ds.frames.iloc[bad]
-        raise NonFiniteError(f"{ds.root}: frame feature row {bad} (tracklet {fr['tracklet_id']}, frame {fr['frame_index']}) is NaN or infinite; extract the features again")
+    rows = _train_rows(ds)
+    _check_finite(ds, feats)
     agg = Standardized(create_aggregator(method, feats.shape[1], **options), *train_statistics(feats, index, rows)).to(device)
     final = out / FINAL_FILE
     if final.exists():
@@ -155,69 +148,124 @@ def train_aggregator(
         # nothing in the aggregator to learn: the classifier alone would not change its features
         torch.save(agg.state_dict(), final)
         return agg.eval()
-    ids, labels = np.unique(tr["person_id"].to_numpy()[rows], return_inverse=True)
-    head = torch.nn.Linear(agg.out_dim, len(ids)).to(device)
-    params = list(agg.parameters()) + list(head.parameters())
-    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
-    start_d = torch.as_tensor(index.start[rows], device=device)
-    length_d = torch.as_tensor(index.length[rows], device=device)
-    labels_d = torch.as_tensor(labels, device=device)
-    gen = torch.Generator(device=device)
-    gen.manual_seed(seed)
-    first = 0
-    state_path = out / STATE_FILE
-    if state_path.exists():
-        st = torch.load(state_path, map_location=device, weights_only=False)
-        agg.load_state_dict(st["agg"])
-        head.load_state_dict(st["head"])
-        opt.load_state_dict(st["optimizer"])
-        sched.load_state_dict(st["scheduler"])
-        gen.set_state(st["generator"].cpu())
-        first = int(st["epoch"]) + 1
-        log(f"stage (b) {method}: resuming after epoch {first}/{cfg.epochs}")
-    n = len(rows)
-    bar = tqdm(range(first, cfg.epochs), desc=f"{method}", disable=not progress, leave=False, unit="epoch", initial=first, total=cfg.epochs)
-    loss_sum = torch.zeros((), device=device)
-    steps = 0  # since the last checkpoint
+    run = _AggregatorTraining.create(agg, ds, index, rows, cfg, out=out, device=device, seed=seed)
+    first = _resume(run.state, method, cfg, log)
     t0 = time.perf_counter()
-    for epoch in bar:
-        agg.train()
-        head.train()
-        perm = torch.randperm(n, device=device, generator=gen)
-        for b in range(0, n, cfg.batch_size):
+    run.train(method, feats, first, folder=out, progress=progress)
+    log(f"stage (b) {method}: {cfg.epochs - first} epochs in {time.perf_counter() - t0:.1f} s")
+    atomic_torch_save(agg.state_dict(), final)
+    run.state.discard()
+    return agg.eval()
+
+
+def _train_rows(ds: Dataset) -> np.ndarray:
+    """Rows of the tracklets table that train an aggregator: the train split less the junk identities."""
+    tr = ds.tracklets
+    train = (tr["split"] == "train").to_numpy() & ~tr["person_id"].isin(list(ds.protocol.junk_pids)).to_numpy()
+    rows = np.flatnonzero(train)
+    if len(rows) == 0:
+        raise InputError(f"{ds.root}: no train sequences (trial {ds.trial})")
+    return rows
+
+
+def _check_finite(ds: Dataset, feats: torch.Tensor) -> None:
+    """Refuse NaN/inf frame features before training on them, naming the first bad frame."""
+    if not bool(torch.isfinite(feats).all()):
+        bad = int(torch.isfinite(feats).all(dim=1).logical_not().nonzero()[0, 0])
+        fr = ds.frames.iloc[bad]
+        raise NonFiniteError(f"{ds.root}: frame feature row {bad} (tracklet {fr['tracklet_id']}, frame {fr['frame_index']}) is NaN or infinite; extract the features again")
+
+
+def _resume(state: TrainState, method: str, cfg: AggregatorStageConfig, log: Callable[[str], None]) -> int:
+    """Load ``state`` if saved; the first epoch still to run."""
+    st = state.load()
+    if st is None:
+        return 0
+    first = int(st["epoch"]) + 1
+    log(f"stage (b) {method}: resuming after epoch {first}/{cfg.epochs}")
+    return first
+
+
+@dataclass
+class _AggregatorTraining:
+    """One stage (b) run: the aggregator and the classifier the harness adds, their
+    optimiser, the train sequences on the device, the generator drawing their
+    order and windows, and the resumable state of all of it."""
+
+    agg: torch.nn.Module
+    head: torch.nn.Module
+    params: list[torch.nn.Parameter]
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    start: torch.Tensor  # (sequences,) first feature row of each train sequence
+    length: torch.Tensor  # (sequences,) its frame count
+    labels: torch.Tensor  # (sequences,) its class
+    gen: torch.Generator
+    state: TrainState
+    cfg: AggregatorStageConfig
+    device: torch.device
+
+    @classmethod
+    def create(
+        cls, agg: torch.nn.Module, ds: Dataset, index: SequenceIndex, rows: np.ndarray, cfg: AggregatorStageConfig, *, out: Path, device: torch.device, seed: int
+    ) -> "_AggregatorTraining":
+        """A fresh classifier over the train identities at ``rows``, SGD with a step schedule, and a generator from ``seed``."""
+        ids, labels = np.unique(ds.tracklets["person_id"].to_numpy()[rows], return_inverse=True)
+        head = torch.nn.Linear(agg.out_dim, len(ids)).to(device)
+        params = list(agg.parameters()) + list(head.parameters())
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
+        start = torch.as_tensor(index.start[rows], device=device)
+        length = torch.as_tensor(index.length[rows], device=device)
+        gen = torch.Generator(device=device)
+        gen.manual_seed(seed)
+        state = TrainState(out / STATE_FILE, device=device, modules={"agg": agg, "head": head}, optimizer=opt, scheduler=sched, generator=gen)
+        return cls(agg, head, params, opt, sched, start, length, torch.as_tensor(labels, device=device), gen, state, cfg, device)
+
+    def train(self, method: str, feats: torch.Tensor, first: int, *, folder: Path, progress: bool) -> None:
+        """Epochs ``first`` to the last, saving the state every ``checkpoint_every`` epochs and after the last."""
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        bar = tqdm(range(first, cfg.epochs), desc=f"{method}", disable=not progress, leave=False, unit="epoch", initial=first, total=cfg.epochs)
+        loss_sum = torch.zeros((), device=self.device)
+        steps = 0  # since the last checkpoint
+        for epoch in bar:
+            steps += self._epoch(feats, loss_sum)
+            self.sched.step()
+            if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
+                # the loss is read (a host sync) only here, once per checkpoint
+                mean_loss = loss_sum.item() / max(steps, 1)
+                check_finite_loss(mean_loss, stage=f"stage (b) {method}", epoch=epoch + 1, folder=folder, hint="lower agg.lr, keep agg.grad_clip on, or check the frame features.")
+                self.state.save(epoch=epoch)
+                bar.set_postfix(loss=f"{mean_loss:.3f}")
+                loss_sum.zero_()
+                steps = 0
+
+    def _epoch(self, feats: torch.Tensor, loss_sum: torch.Tensor) -> int:
+        """One pass over the train sequences in a random order, one random window each;
+        adds each batch's loss to ``loss_sum`` (on the device) and returns the steps taken."""
+        cfg = self.cfg
+        self.agg.train()
+        self.head.train()
+        perm = torch.randperm(len(self.start), device=self.device, generator=self.gen)
+        steps = 0
+        for b in range(0, len(perm), cfg.batch_size):
             sel = perm[b : b + cfg.batch_size]
             if len(sel) < 2:  # a lone sequence would break BatchNorm statistics
                 continue
-            idx, mask = windows(start_d[sel], length_d[sel], cfg.seq_len, gen)
-            x = feats[idx]
-            with autocast(device):
-                logits = head(agg(x, mask))
-            loss = F.cross_entropy(logits.float(), labels_d[sel])
-            opt.zero_grad(set_to_none=True)
+            idx, mask = windows(self.start[sel], self.length[sel], cfg.seq_len, self.gen)
+            with autocast(self.device):
+                logits = self.head(self.agg(feats[idx], mask))
+            loss = F.cross_entropy(logits.float(), self.labels[sel])
+            self.opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)  # no host sync: the norm stays on the device
-            opt.step()
+                torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)  # no host sync: the norm stays on the device
+            self.opt.step()
             loss_sum += loss.detach()
             steps += 1
-        sched.step()
-        if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
-            # the loss is read (a host sync) only here, once per checkpoint
-            mean_loss = loss_sum.item() / max(steps, 1)
-            check_finite_loss(mean_loss, stage=f"stage (b) {method}", epoch=epoch + 1, folder=out, hint="lower agg.lr, keep agg.grad_clip on, or check the frame features.")
-            atomic_torch_save(
-                {"agg": agg.state_dict(), "head": head.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch, "generator": gen.get_state()},
-                state_path,
-            )
-            bar.set_postfix(loss=f"{mean_loss:.3f}")
-            loss_sum.zero_()
-            steps = 0
-    log(f"stage (b) {method}: {cfg.epochs - first} epochs in {time.perf_counter() - t0:.1f} s")
-    atomic_torch_save(agg.state_dict(), final)
-    if state_path.exists():
-        state_path.unlink()
-    return agg.eval()
+        return steps
 
 
 @torch.inference_mode()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -26,7 +26,8 @@ from protocols import Dataset
 from .config import FRAME_EXECUTION_FIELDS, FrameStageConfig, without_execution_fields
 from .fingerprint import dataset_fingerprint, file_sha256, weights_id
 from .frames import default_workers, make_loader, normalize, random_erasing, random_flip
-from .runtime import atomic_torch_save, autocast, check_finite_loss, claim_run, holds_folder
+from .runtime import autocast, check_finite_loss, claim_run, holds_folder
+from .train_state import TrainState
 
 BACKBONE_FILE = "backbone.pt"
 STATE_FILE = "train_state.pt"
@@ -74,6 +75,7 @@ class _WithClassifier(torch.nn.Module):
 
 
 def _dist_info() -> tuple[int, int]:
+    """This process's rank and the world size; (0, 1) outside a process group."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
@@ -125,8 +127,6 @@ def train_frame_model(
     from its last completed epoch only when the settings match; otherwise
     :class:`~benchmark.runtime.StaleRunError`.
     """
-    from tqdm import tqdm
-
     out = Path(out_dir)
     final = out / BACKBONE_FILE
     rank, world = _dist_info()
@@ -135,100 +135,134 @@ def train_frame_model(
     if final.exists():
         return final
     paths, labels, tids, ids = train_frames(ds, ds.protocol.junk_pids)
-    torch.manual_seed(seed)
-    model = build_backbone(cfg.backbone, embed_dim=cfg.embed_dim, num_classes=len(ids), weights=init_weights or "random")
-    model = model.to(device).to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
-    start, skip = 0, 0  # first epoch to run, and batches of it already done
-    sums = (0.0, 0)  # loss sum and correct count of those batches
-    state_path = out / STATE_FILE
-    if state_path.exists():
-        st = torch.load(state_path, map_location=device, weights_only=False)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
-        sched.load_state_dict(st["scheduler"])
-        torch.set_rng_state(st["torch_rng"])
-        if st.get("cuda_rng") is not None and device.type == "cuda":
-            torch.cuda.set_rng_state(st["cuda_rng"], device)
-        if st.get("batch") is None:
-            start = int(st["epoch"]) + 1
-            log(f"stage (a): resuming {out} after epoch {start}/{cfg.epochs}")
-        else:
-            start, skip, sums = int(st["epoch"]), int(st["batch"]), (float(st["loss_sum"]), int(st["correct"]))
-            log(f"stage (a): resuming {out} in epoch {start + 1}/{cfg.epochs} after batch {skip}")
-
-    def save_state(epoch: int, batch: int | None, loss_sum: float = 0.0, n_correct: int = 0) -> None:
-        """``batch``: batches done in the unfinished ``epoch``; None once the epoch is complete."""
-        atomic_torch_save(
-            {
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "epoch": epoch, "batch": batch, "loss_sum": loss_sum, "correct": n_correct, "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            },
-            state_path,
-        )
-    net: torch.nn.Module = _WithClassifier(model)
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    run = _FrameTraining.create(cfg, paths, labels, len(ids), out=out, device=device, seed=seed, init_weights=init_weights, progress=progress)
+    start, skip, sums = _resume(run.state, cfg, out, log)
+    run.wrap_for_ddp()
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
-        net.train()
         order = epoch_order(tids, cfg, seed, epoch)
         # every process must take the same number of steps, or DDP's all-reduce waits forever
         order = order[: len(order) // world * world][rank::world]
         done = skip if epoch == start else 0
-        loader = make_loader(
-            paths, labels, height=cfg.height, width=cfg.width, batch_size=cfg.batch_size, order=order[done * cfg.batch_size :],
-            workers=cfg.workers if cfg.workers is not None else max(1, default_workers() // world), device=device, decoder=cfg.decoder,
-        )
-        loss0, correct0 = sums if done else (0.0, 0)
-        total = torch.full((), loss0, device=device)
-        correct = torch.full((), correct0, device=device, dtype=torch.long)
-        n_batches = (len(order) + cfg.batch_size - 1) // cfg.batch_size
-        bar = tqdm(loader, total=n_batches, initial=done, desc=f"frame CNN epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank != 0, leave=False)
-        last_save = time.monotonic()
-        for k, (x, y) in enumerate(bar, start=done + 1):
-            x = normalize(random_flip(x) if cfg.flip else x)
-            x = random_erasing(x, cfg.random_erasing)
-            with autocast(device):
-                logits = net(x)
-            loss = F.cross_entropy(logits.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach()
-            correct += (logits.argmax(1) == y).sum()
-            if rank == 0 and k < n_batches and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes:
-                # an epoch of LS-VID is hours on one GPU: a kill must not lose it (one host sync per save)
-                save_state(epoch, k, total.item(), int(correct.item()))
-                last_save = time.monotonic()
-        sched.step()
-        # one host sync per epoch (the log line needs it anyway)
-        mean_loss = total.item() / max(n_batches, 1)
+        mean_loss, accuracy = run.train_epoch(epoch, order, done, sums if done else (0.0, 0))
         check_finite_loss(mean_loss, stage="stage (a)", epoch=epoch + 1, folder=out, hint="lower frame.lr or check the train frames.")
         if rank == 0:
-            save_state(epoch, None)
-            log(
-                f"stage (a) epoch {epoch + 1}/{cfg.epochs}: loss {mean_loss:.3f}, "
-                f"train acc {correct.item() / max(len(order), 1):.1%}, {len(order) / (time.perf_counter() - t0):.0f} frames/s"
-            )
+            run.save(epoch, None)
+            log(f"stage (a) epoch {epoch + 1}/{cfg.epochs}: loss {mean_loss:.3f}, train acc {accuracy:.1%}, {len(order) / (time.perf_counter() - t0):.0f} frames/s")
     if rank == 0:
-        save_checkpoint(
-            model.cpu(),
-            final,
-            extra={
-                "stage": "frame",
-                "config": asdict(cfg),
-                "identities": [int(i) for i in ids],
-                "dataset": str(ds.root),
-                "trial": ds.trial,
-                "seed": seed,
-            },
-        )
-        (out / "done.json").write_text(json.dumps({"checkpoint": str(final), "sha256": file_sha256(final)}))
-        if state_path.exists():
-            state_path.unlink()
+        _write_backbone(run.model, final, ds, cfg, ids, seed)
+        run.state.discard()
     if world > 1:
         dist.barrier()
     return final
+
+
+def _resume(state: TrainState, cfg: FrameStageConfig, out: Path, log: Callable[[str], None]) -> tuple[int, int, tuple[float, int]]:
+    """Load ``state`` if saved: the first epoch to run, the batches of it already done and their (loss sum, correct count)."""
+    st = state.load()
+    if st is None:
+        return 0, 0, (0.0, 0)
+    if st.get("batch") is None:
+        start = int(st["epoch"]) + 1
+        log(f"stage (a): resuming {out} after epoch {start}/{cfg.epochs}")
+        return start, 0, (0.0, 0)
+    start, skip = int(st["epoch"]), int(st["batch"])
+    log(f"stage (a): resuming {out} in epoch {start + 1}/{cfg.epochs} after batch {skip}")
+    return start, skip, (float(st["loss_sum"]), int(st["correct"]))
+
+
+@dataclass
+class _FrameTraining:
+    """What every epoch of one stage (a) run shares: the train frames, the network and its optimiser, the resumable state."""
+
+    cfg: FrameStageConfig
+    paths: list[str]
+    labels: np.ndarray
+    model: torch.nn.Module  # the backbone alone: what is saved
+    net: torch.nn.Module  # what is trained: backbone and classifier, under DDP when distributed
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    state: TrainState
+    device: torch.device
+    progress: bool
+
+    @classmethod
+    def create(
+        cls, cfg: FrameStageConfig, paths: list[str], labels: np.ndarray, num_classes: int, *,
+        out: Path, device: torch.device, seed: int, init_weights: str | os.PathLike | None, progress: bool,
+    ) -> "_FrameTraining":
+        """A freshly initialised backbone (from ``seed``) with its SGD optimiser and step schedule."""
+        torch.manual_seed(seed)
+        model = build_backbone(cfg.backbone, embed_dim=cfg.embed_dim, num_classes=num_classes, weights=init_weights or "random")
+        model = model.to(device).to(memory_format=torch.channels_last)
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
+        state = TrainState(out / STATE_FILE, device=device, modules={"model": model}, optimizer=opt, scheduler=sched)
+        return cls(cfg, paths, labels, model, _WithClassifier(model), opt, sched, state, device, progress)
+
+    def wrap_for_ddp(self) -> None:
+        """Under torchrun, train through DistributedDataParallel; called after a resume, so it starts from the loaded weights."""
+        if _dist_info()[1] > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    def save(self, epoch: int, batch: int | None, loss_sum: float = 0.0, n_correct: int = 0) -> None:
+        """``batch``: batches done in the unfinished ``epoch``; None once the epoch is complete."""
+        self.state.save(epoch=epoch, batch=batch, loss_sum=loss_sum, correct=n_correct)
+
+    def train_epoch(self, epoch: int, order: np.ndarray, done: int, sums: tuple[float, int]) -> tuple[float, float]:
+        """Train on this process's frames ``order`` of ``epoch``, past the ``done`` batches (whose loss sum
+        and correct count are ``sums``) already trained; returns the epoch's mean loss and train accuracy."""
+        from tqdm import tqdm
+
+        cfg, device = self.cfg, self.device
+        rank, world = _dist_info()
+        self.net.train()
+        loader = make_loader(
+            self.paths, self.labels, height=cfg.height, width=cfg.width, batch_size=cfg.batch_size, order=order[done * cfg.batch_size :],
+            workers=cfg.workers if cfg.workers is not None else max(1, default_workers() // world), device=device, decoder=cfg.decoder,
+        )
+        total = torch.full((), sums[0], device=device)
+        correct = torch.full((), sums[1], device=device, dtype=torch.long)
+        n_batches = (len(order) + cfg.batch_size - 1) // cfg.batch_size
+        bar = tqdm(loader, total=n_batches, initial=done, desc=f"frame CNN epoch {epoch + 1}/{cfg.epochs}", disable=not self.progress or rank != 0, leave=False)
+        last_save = time.monotonic()
+        for k, (x, y) in enumerate(bar, start=done + 1):
+            loss, hits = self._step(x, y)
+            total += loss
+            correct += hits
+            if rank == 0 and k < n_batches and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes:
+                # an epoch of LS-VID is hours on one GPU: a kill must not lose it (one host sync per save)
+                self.save(epoch, k, total.item(), int(correct.item()))
+                last_save = time.monotonic()
+        self.sched.step()
+        # one host sync per epoch (the log line needs it anyway)
+        return total.item() / max(n_batches, 1), correct.item() / max(len(order), 1)
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One SGD step on a batch of raw frames; returns its loss and correct count, on the device."""
+        x = normalize(random_flip(x) if self.cfg.flip else x)
+        x = random_erasing(x, self.cfg.random_erasing)
+        with autocast(self.device):
+            logits = self.net(x)
+        loss = F.cross_entropy(logits.float(), y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss.detach(), (logits.argmax(1) == y).sum()
+
+
+def _write_backbone(model: torch.nn.Module, final: Path, ds: Dataset, cfg: FrameStageConfig, ids: np.ndarray, seed: int) -> None:
+    """The finished backbone with what it was trained on, then ``done.json`` naming it and its hash."""
+    save_checkpoint(
+        model.cpu(),
+        final,
+        extra={
+            "stage": "frame",
+            "config": asdict(cfg),
+            "identities": [int(i) for i in ids],
+            "dataset": str(ds.root),
+            "trial": ds.trial,
+            "seed": seed,
+        },
+    )
+    (final.parent / "done.json").write_text(json.dumps({"checkpoint": str(final), "sha256": file_sha256(final)}))

@@ -43,8 +43,8 @@ def main() -> None:
                 opts = {"weights": args.yolo_weights or "yolov8n.yaml", "device": args.device}
             cfg = CurateConfig(detector=name, detector_options=opts)
             s = process_video(video, cfg, tmp / f"work_{name}")
-            n = s["frames_decoded"]
-            sec = s["seconds"]
+            n = s.frames_decoded
+            sec = s.seconds
             def rate(stage: str) -> str:
                 v = sec.get(stage, 0.0)
                 return f"{n / v:8.0f}" if v > 1e-3 else f"{'-':>8}"  # a stage with no work (no boxes) has no rate
@@ -52,7 +52,7 @@ def main() -> None:
             total = n / max(sec["total"], 1e-9)
             print(
                 f"{name:<10} {rate('decode')} {rate('detect')} {rate('embed')} {rate('track')} {rate('write')} {total:8.0f} {total / 25:11.1f}x"
-                f"   ({s['tracklets']} tracklets kept)"
+                f"   ({s.tracklets} tracklets kept)"
             )
 
 if __name__ == "__main__":

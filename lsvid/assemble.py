@@ -27,10 +27,10 @@ from protocols import write_tables
 from protocols.protocol import CURATED
 from protocols.splits import choose_queries, split_identities
 
-from .shard import DONE
+from .shard import DONE, ShardSummary
 
 
-def load_shards(work: Path, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, list[dict]]:
+def load_shards(work: Path, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, list[ShardSummary]]:
     """Concatenated tracklets/frames of the named shards, their embeddings and summaries."""
     trs, frs, embs, sums = [], [], [], []
     for name in names:
@@ -43,7 +43,7 @@ def load_shards(work: Path, names: list[str]) -> tuple[pd.DataFrame, pd.DataFram
         frs.append(fr)
         e = np.load(d / "embeddings.npy")
         embs.append(e.reshape(len(tr), -1) if len(tr) else np.zeros((0, e.shape[1] if e.ndim == 2 else 0), np.float32))
-        sums.append(json.loads((d / DONE).read_text()))
+        sums.append(ShardSummary.from_dict(json.loads((d / DONE).read_text())))
     tr = pd.concat(trs, ignore_index=True) if trs else pd.DataFrame()
     fr = pd.concat(frs, ignore_index=True) if frs else pd.DataFrame()
     dims = {e.shape[1] for e in embs if len(e)}
@@ -99,43 +99,62 @@ def write_curated(
     out = check_output(out, overwrite=overwrite, inputs=inputs, kind="dataset folder")
     with staged_folder(out, kind="dataset", tool="lsvid curate") as tmp:
         tid = np.arange(len(tracklets), dtype=np.int64)
-        key = dict(zip(zip(tracklets["shard"], tracklets["local_id"]), tid))
-        fr = frames.copy()
-        fr["tracklet_id"] = [key[k] for k in zip(fr["shard"], fr["local_id"])]
-        fr = fr.sort_values(["tracklet_id", "frame_index"], kind="stable").reset_index(drop=True)
-        cam_of = dict(zip(tid, tracklets["camera"].astype(str)))
-        for cam in set(cam_of.values()):
-            safe_component(cam, "camera name")  # it becomes images/<camera>/
-        rel = [f"images/{cam_of[t]}/{t}/{j}.jpg" for t, j in zip(fr["tracklet_id"], fr["frame_index"])]
-        for d in {r.rsplit("/", 1)[0] for r in rel}:
-            (tmp / d).mkdir(parents=True, exist_ok=True)
-        for src_shard, src, dst in zip(fr["shard"], fr["path"], rel):
-            _link(work / "shards" / src_shard / src, tmp / dst)
-        frames_out = pd.DataFrame({
-            "tracklet_id": fr["tracklet_id"].to_numpy(np.int64),
-            "frame_index": fr["frame_index"].to_numpy(np.int32),
-            "path": pd.array(rel, dtype="string"),
-            "x": fr["x"].astype(np.float32), "y": fr["y"].astype(np.float32),
-            "w": fr["w"].astype(np.float32), "h": fr["h"].astype(np.float32),
-            "score": fr["score"].astype(np.float32),
-            "video_frame": fr["video_frame"].astype(np.int64),
-            "truth_id": fr["truth_id"].astype(np.int64),
-        })
-        tracklets_out = pd.DataFrame({
-            "tracklet_id": tid,
-            "person_id": person_ids.astype(np.int64),
-            "camera_id": tracklets["camera_id"].to_numpy(np.int32),
-            "split": pd.array(split.astype(str), dtype="string"),
-            "num_frames": tracklets["num_frames"].to_numpy(np.int32),
-            "video": pd.array(tracklets["video"].astype(str), dtype="string"),
-            "start_frame": tracklets["start_frame"].to_numpy(np.int64),
-            "end_frame": tracklets["end_frame"].to_numpy(np.int64),
-            "time_slot": pd.array(tracklets["slot"].astype(str), dtype="string"),
-            "camera": pd.array(tracklets["camera"].astype(str), dtype="string"),
-            "local_key": pd.array([f"{c}/{s}/{i}" for c, s, i in zip(tracklets["camera"], tracklets["slot"], tracklets["local_id"])], dtype="string"),
-            "truth_id": tracklets["truth_id"].to_numpy(np.int64),
-            "truth_purity": tracklets["truth_purity"].to_numpy(np.float64),
-        })
+        fr = _numbered_frames(tracklets, frames, tid)
+        rel = _link_images(tmp, work, tracklets, fr, tid)
         meta = {**meta, "protocol": CURATED.to_dict(), "image_root": None}
-        write_tables(tmp, tracklets_out, frames_out, meta)
+        write_tables(tmp, _tracklets_table(tracklets, tid, person_ids, split), _frames_table(fr, rel), meta)
     return out
+
+
+def _numbered_frames(tracklets: pd.DataFrame, frames: pd.DataFrame, tid: np.ndarray) -> pd.DataFrame:
+    """The shards' frames with their dataset ``tracklet_id``, in (tracklet, frame) order."""
+    key = dict(zip(zip(tracklets["shard"], tracklets["local_id"]), tid))
+    fr = frames.copy()
+    fr["tracklet_id"] = [key[k] for k in zip(fr["shard"], fr["local_id"])]
+    return fr.sort_values(["tracklet_id", "frame_index"], kind="stable").reset_index(drop=True)
+
+
+def _link_images(tmp: Path, work: Path, tracklets: pd.DataFrame, fr: pd.DataFrame, tid: np.ndarray) -> list[str]:
+    """Link every crop to ``images/<camera>/<tracklet_id>/<frame_index>.jpg`` under ``tmp``; those paths."""
+    cam_of = dict(zip(tid, tracklets["camera"].astype(str)))
+    for cam in set(cam_of.values()):
+        safe_component(cam, "camera name")  # it becomes images/<camera>/
+    rel = [f"images/{cam_of[t]}/{t}/{j}.jpg" for t, j in zip(fr["tracklet_id"], fr["frame_index"])]
+    for d in {r.rsplit("/", 1)[0] for r in rel}:
+        (tmp / d).mkdir(parents=True, exist_ok=True)
+    for src_shard, src, dst in zip(fr["shard"], fr["path"], rel):
+        _link(work / "shards" / src_shard / src, tmp / dst)
+    return rel
+
+
+def _frames_table(fr: pd.DataFrame, rel: list[str]) -> pd.DataFrame:
+    """frames.parquet: the schema's columns, then each box and where it came from."""
+    return pd.DataFrame({
+        "tracklet_id": fr["tracklet_id"].to_numpy(np.int64),
+        "frame_index": fr["frame_index"].to_numpy(np.int32),
+        "path": pd.array(rel, dtype="string"),
+        "x": fr["x"].astype(np.float32), "y": fr["y"].astype(np.float32),
+        "w": fr["w"].astype(np.float32), "h": fr["h"].astype(np.float32),
+        "score": fr["score"].astype(np.float32),
+        "video_frame": fr["video_frame"].astype(np.int64),
+        "truth_id": fr["truth_id"].astype(np.int64),
+    })
+
+
+def _tracklets_table(tracklets: pd.DataFrame, tid: np.ndarray, person_ids: np.ndarray, split: np.ndarray) -> pd.DataFrame:
+    """tracklets.parquet: the schema's columns, then provenance (video, frames, camera, truth)."""
+    return pd.DataFrame({
+        "tracklet_id": tid,
+        "person_id": person_ids.astype(np.int64),
+        "camera_id": tracklets["camera_id"].to_numpy(np.int32),
+        "split": pd.array(split.astype(str), dtype="string"),
+        "num_frames": tracklets["num_frames"].to_numpy(np.int32),
+        "video": pd.array(tracklets["video"].astype(str), dtype="string"),
+        "start_frame": tracklets["start_frame"].to_numpy(np.int64),
+        "end_frame": tracklets["end_frame"].to_numpy(np.int64),
+        "time_slot": pd.array(tracklets["slot"].astype(str), dtype="string"),
+        "camera": pd.array(tracklets["camera"].astype(str), dtype="string"),
+        "local_key": pd.array([f"{c}/{s}/{i}" for c, s, i in zip(tracklets["camera"], tracklets["slot"], tracklets["local_id"])], dtype="string"),
+        "truth_id": tracklets["truth_id"].to_numpy(np.int64),
+        "truth_purity": tracklets["truth_purity"].to_numpy(np.float64),
+    })

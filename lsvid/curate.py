@@ -9,11 +9,12 @@ shards, so a killed run resumes to the dataset an uninterrupted run writes.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import pandas as pd
 
 from lsvid_core.config import at_least, check, fraction, positive
 from lsvid_core.errors import InputError, MissingInputError, UnsafeOutputError
@@ -21,11 +22,11 @@ from lsvid_core.paths import check_not_inside_inputs, check_output
 
 from . import __version__
 from .assemble import assign_splits, load_shards, order_tracklets, write_curated
-from .executors import run_tasks
-from .footage import find_videos
+from .executors import TaskResult, run_tasks
+from .footage import VideoSource, find_videos
 from .identities import cannot_link, cluster, from_csv, from_truth
-from .quality import curation_quality
-from .shard import CurateConfig, process_video, shard_name
+from .quality import CurationQuality, curation_quality
+from .shard import CurateConfig, ShardSummary, process_video, shard_name
 
 
 @dataclass
@@ -96,60 +97,160 @@ def check_request(req: CurateRequest) -> None:
         raise MissingInputError(f"--identities {csv}: no such CSV file; expected truth, cluster or a CSV that `lsvid review` writes")
 
 
-def curate(req: CurateRequest, log: Callable[[str], None] = print) -> tuple[Path, dict[str, Any]]:
+@dataclass(frozen=True)
+class BuildRecord:
+    """How a dataset was built: the settings of the run, as ``dataset.json``'s ``build`` keeps them."""
+
+    config: CurateConfig
+    identities: str  # truth | cluster | the resolved path of the CSV
+    cluster_threshold: float
+    min_purity: float
+    seed: int
+    train_fraction: float
+    val_fraction: float
+    tool: str = "lsvid curate"
+    version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool, "version": self.version, "config": self.config.to_dict(), "identities": self.identities,
+            "cluster_threshold": self.cluster_threshold, "min_purity": self.min_purity, "seed": self.seed,
+            "train_fraction": self.train_fraction, "val_fraction": self.val_fraction,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BuildRecord:
+        return cls(config=CurateConfig.from_dict(d["config"], "build.config"), identities=str(d["identities"]),
+                   cluster_threshold=float(d["cluster_threshold"]), min_purity=float(d["min_purity"]), seed=int(d["seed"]),
+                   train_fraction=float(d["train_fraction"]), val_fraction=float(d["val_fraction"]),
+                   tool=str(d["tool"]), version=str(d["version"]))
+
+
+@dataclass(frozen=True)
+class FailedVideo:
+    """A video skipped with ``--on-error skip``, and why."""
+
+    video: str  # its video_id, <camera>/<slot>
+    error: str
+
+
+@dataclass(frozen=True)
+class CurateReport:
+    """What :func:`curate` did.  :meth:`dataset_meta` is what ``dataset.json`` records of it;
+    :meth:`to_dict` adds the run's wall time and the per-video quality scores."""
+
+    name: str
+    footage_root: str  # resolved
+    videos: tuple[VideoSource, ...]  # those processed
+    build: BuildRecord
+    filter_drops: dict[str, int]  # summed over videos
+    failed_videos: tuple[FailedVideo, ...]
+    timing_s: dict[str, float]  # per stage, summed over video tasks
+    frames_decoded: int
+    quality: CurationQuality | None = None  # with --evaluate
+    seconds: float = 0.0  # wall time of the whole run
+
+    def dataset_meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "name": self.name,
+            "source": {"kind": "footage", "root": self.footage_root, "videos": [v.to_dict() for v in self.videos]},
+            "build": self.build.to_dict(),
+            "filter_drops": dict(self.filter_drops),
+            "failed_videos": [{"video": f.video, "error": f.error} for f in self.failed_videos],
+            "timing_s": dict(self.timing_s),
+            "frames_decoded": self.frames_decoded,
+        }
+        if self.quality is not None:
+            meta["quality"] = self.quality.to_dict(per_video=False)
+        return meta
+
+    def to_dict(self) -> dict[str, Any]:
+        quality = self.quality.to_dict() if self.quality is not None else None
+        return {**self.dataset_meta(), "seconds": self.seconds, "quality": quality}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CurateReport:
+        """Read :meth:`to_dict` back, or the same fields of a curated ``dataset.json``."""
+        src, q = d["source"], d.get("quality")
+        return cls(
+            name=str(d["name"]), footage_root=str(src["root"]), videos=tuple(VideoSource.from_dict(v) for v in src["videos"]),
+            build=BuildRecord.from_dict(d["build"]), filter_drops={str(k): int(v) for k, v in d["filter_drops"].items()},
+            failed_videos=tuple(FailedVideo(str(f["video"]), str(f["error"])) for f in d["failed_videos"]),
+            timing_s={str(k): float(v) for k, v in d["timing_s"].items()}, frames_decoded=int(d["frames_decoded"]),
+            quality=None if q is None else CurationQuality.from_dict(q), seconds=float(d.get("seconds", 0.0)),
+        )
+
+
+_STAGES = ("decode", "detect", "embed", "track", "write", "total")
+
+
+def curate(req: CurateRequest, log: Callable[[str], None] = print) -> tuple[Path, CurateReport]:
     """Run the whole pipeline; returns the dataset folder and a report (drops, failures, quality)."""
     t0 = time.perf_counter()
     check_request(req)
-    videos = find_videos(req.footage)
     work = work_dir(req)
+    ok, failed = _process_videos(req, work, log)
+    names = [shard_name(v) for v in ok]
+    tracklets, frames, emb, summaries = _load_ordered(work, names)
+    pids = _identities(req, tracklets, emb)
+    split = assign_splits(pids, tracklets, seed=req.seed, train_fraction=req.train_fraction, val_fraction=req.val_fraction)
+    mode = req.identities if req.identities in ("truth", "cluster") else "csv"
+    quality = curation_quality(work, names, [v.truth for v in ok], tracklets, pids, mode) if req.evaluate else None
+    report = _report(req, ok, failed, summaries, quality)
+    path = write_curated(req.out, work, tracklets, frames, pids, split, report.dataset_meta(), overwrite=req.overwrite, inputs=_inputs(req))
+    return path, replace(report, seconds=round(time.perf_counter() - t0, 2))
+
+
+def _process_videos(req: CurateRequest, work: Path, log: Callable[[str], None]) -> tuple[list[VideoSource], list[TaskResult]]:
+    """One shard per video (reusing finished ones); the videos that made theirs, and the failed tasks."""
+    videos = find_videos(req.footage)
     work.mkdir(parents=True, exist_ok=True)
     tasks = [(v.video_id, (v, req.config, work)) for v in videos]
     results = run_tasks(process_video, tasks, workers=req.workers, executor=req.executor, on_error=req.on_error, progress=req.progress)
     failed = [r for r in results if not r.ok]
     for r in failed:
         log(f"skipped {r.key}: {r.error}")
-    ok = [(v, r.value) for v, r in zip(videos, results) if r.ok]
+    ok = [v for v, r in zip(videos, results) if r.ok]
     if not ok:
         raise InputError(f"{req.footage}: no video could be processed")
-    names = [shard_name(v) for v, _ in ok]
+    return ok, failed
+
+
+def _load_ordered(work: Path, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, list[ShardSummary]]:
+    """The shards' tables, tracklets (and their embeddings) in the dataset's order."""
     tracklets, frames, emb, summaries = load_shards(work, names)
     if len(tracklets) == 0:
         raise InputError("no tracklet survived detection, tracking and filtering; check the detector and the filters (--min-length, --min-height)")
     order = order_tracklets(tracklets)
     tracklets = tracklets.iloc[order].reset_index(drop=True)
     emb = emb[order] if len(emb) else emb
-    pids = _identities(req, tracklets, emb)
-    split = assign_splits(pids, tracklets, seed=req.seed, train_fraction=req.train_fraction, val_fraction=req.val_fraction)
+    return tracklets, frames, emb, summaries
+
+
+def _report(req: CurateRequest, ok: list[VideoSource], failed: list[TaskResult], summaries: list[ShardSummary],
+            quality: CurationQuality | None) -> CurateReport:
+    """The run's report, but for its wall time (known once the dataset is written)."""
     drops: dict[str, int] = {}
     for s in summaries:
-        for k, v in s["drops"].items():
+        for k, v in s.drops.items():
             drops[k] = drops.get(k, 0) + v
-    mode = req.identities if req.identities in ("truth", "cluster") else "csv"
-    quality = curation_quality(work, names, [v.truth for v, _ in ok], tracklets, pids, mode) if req.evaluate else None
-    meta = {
-        "name": req.name or req.out.name,
-        "source": {"kind": "footage", "root": str(Path(req.footage).resolve()), "videos": [v.to_dict() for v, _ in ok]},
-        "build": {
-            "tool": "lsvid curate",
-            "version": __version__,
-            "config": req.config.to_dict(),
-            "identities": req.identities if req.identities in ("truth", "cluster") else str(Path(req.identities).resolve()),
-            "cluster_threshold": req.cluster_threshold,
-            "min_purity": req.min_purity,
-            "seed": req.seed,
-            "train_fraction": req.train_fraction,
-            "val_fraction": req.val_fraction,
-        },
-        "filter_drops": drops,
-        "failed_videos": [{"video": r.key, "error": r.error} for r in failed],
-        "timing_s": {k: round(sum(s["seconds"].get(k, 0.0) for s in summaries), 3) for k in ("decode", "detect", "embed", "track", "write", "total")},
-        "frames_decoded": int(sum(s["frames_decoded"] for s in summaries)),
-    }
-    if quality is not None:
-        meta["quality"] = {k: v for k, v in quality.items() if k != "per_video"}
-    path = write_curated(req.out, work, tracklets, frames, pids, split, meta, overwrite=req.overwrite, inputs=_inputs(req))
-    report = {**meta, "seconds": round(time.perf_counter() - t0, 2), "quality": quality}
-    return path, report
+    build = BuildRecord(
+        config=req.config,
+        identities=req.identities if req.identities in ("truth", "cluster") else str(Path(req.identities).resolve()),
+        cluster_threshold=req.cluster_threshold, min_purity=req.min_purity, seed=req.seed,
+        train_fraction=req.train_fraction, val_fraction=req.val_fraction,
+    )
+    return CurateReport(
+        name=req.name or req.out.name,
+        footage_root=str(Path(req.footage).resolve()),
+        videos=tuple(ok),
+        build=build,
+        filter_drops=drops,
+        failed_videos=tuple(FailedVideo(r.key, r.error) for r in failed),
+        timing_s={k: round(sum(s.seconds.get(k, 0.0) for s in summaries), 3) for k in _STAGES},
+        frames_decoded=int(sum(s.frames_decoded for s in summaries)),
+        quality=quality,
+    )
 
 
 def _identities(req: CurateRequest, tracklets, emb: np.ndarray) -> np.ndarray:
@@ -162,12 +263,13 @@ def _identities(req: CurateRequest, tracklets, emb: np.ndarray) -> np.ndarray:
     return from_csv(tracklets, mode)
 
 
-def format_report(report: dict[str, Any]) -> str:
-    d = report["filter_drops"]
-    t = report["timing_s"]
-    fr = max(report["frames_decoded"], 1)
+def format_report(report: CurateReport) -> str:
+    """Videos, filter drops and time per stage, as a few lines for the terminal."""
+    d = report.filter_drops
+    t = report.timing_s
+    fr = max(report.frames_decoded, 1)
     lines = [
-        f"videos: {len(report['source']['videos'])} processed, {len(report['failed_videos'])} skipped",
+        f"videos: {len(report.videos)} processed, {len(report.failed_videos)} skipped",
         "filters dropped: " + ", ".join(f"{k} {v:,}" for k, v in sorted(d.items()) if k != "tracklets_kept") + f"; tracklets kept {d.get('tracklets_kept', 0):,}",
         "time per stage (s): " + ", ".join(f"{k} {v:.1f}" for k, v in t.items())
         + f"; {fr / max(t.get('total', 0.0), 1e-9):.0f} frames/s per video task",
@@ -175,4 +277,4 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CurateRequest", "CurateConfig", "curate", "format_report", "work_dir"]
+__all__ = ["BuildRecord", "CurateConfig", "CurateReport", "CurateRequest", "FailedVideo", "curate", "format_report", "work_dir"]

@@ -17,13 +17,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterable, Iterator
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from lsvid_core.errors import LsvidError, UnsafePathError
+from lsvid_core.errors import describe_os_error, InputError, LsvidError, UnsafePathError
 from lsvid_core.paths import safe_component
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv", ".ts")
@@ -43,11 +43,18 @@ class VideoSource:
     start_time: float | None = None
     truth: Path | None = None  # MOT ground truth for this video, when there is one
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path), "camera": self.camera, "camera_id": self.camera_id, "slot": self.slot,
             "video_id": self.video_id, "start_time": self.start_time, "truth": str(self.truth) if self.truth else None,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VideoSource:
+        """The inverse of :meth:`to_dict` (a shard's ``DONE.json``, a dataset's ``source.videos``)."""
+        start, truth = d.get("start_time"), d.get("truth")
+        return cls(Path(d["path"]), str(d["camera"]), int(d["camera_id"]), str(d["slot"]), str(d["video_id"]),
+                   None if start is None else float(start), Path(truth) if truth else None)
 
 
 @dataclass(frozen=True)
@@ -124,52 +131,83 @@ def _number(entries) -> list[VideoSource]:
     return out
 
 
-def probe(video: VideoSource) -> VideoInfo:
+def _path(video: VideoSource | str | os.PathLike) -> Path:
+    return video.path if isinstance(video, VideoSource) else Path(video)
+
+
+def _open(path: Path) -> cv2.VideoCapture:
+    if not path.exists():
+        raise FootageError(f"{path}: video file is missing")
+    if path.is_dir():
+        raise FootageError(f"{path}: is a folder, not a video file")
+    try:  # OpenCV reports every failure alike: find out first whether the file can be read at all
+        with open(path, "rb") as f:
+            empty = not f.read(1)
+    except OSError as e:
+        raise FootageError(f"{path}: cannot be read ({describe_os_error(e).rsplit(': ', 1)[-1]})") from None
+    if empty:
+        raise FootageError(f"{path}: empty file (0 bytes); expected a video")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise FootageError(f"{path}: OpenCV cannot open this video (corrupt, truncated before its index, or a codec it lacks)")
+    return cap
+
+
+def probe(video: VideoSource | str | os.PathLike) -> VideoInfo:
     """Frame count, fps and size, or :class:`FootageError` for a missing, unreadable or empty video."""
-    if not video.path.exists():
-        raise FootageError(f"{video.path}: video file is missing")
-    cap = cv2.VideoCapture(str(video.path))
+    path = _path(video)
+    cap = _open(path)
     try:
-        if not cap.isOpened():
-            raise FootageError(f"{video.path}: OpenCV cannot open this video (corrupt, truncated before its index, or a codec it lacks)")
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
         ok, frame = cap.read()
         if not ok or frame is None:
-            raise FootageError(f"{video.path}: video holds no decodable frame (empty or corrupt)")
+            raise FootageError(f"{path}: video holds no decodable frame (empty or corrupt)")
         h, w = frame.shape[:2]
     finally:
         cap.release()
     return VideoInfo(frames=max(n, 1), fps=fps, width=w, height=h)
 
 
-def read_frames(video: VideoSource, *, step: int = 1, expected: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """``(frame index, BGR image)`` for every ``step``-th frame (0-based indices).
+def read_frames(video: VideoSource | str | os.PathLike, *, step: int = 1, indices: Iterable[int] | None = None,
+                strict: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+    """``(frame index, BGR image)`` of every ``step``-th frame, or of the frames ``indices`` only
+    (0-based, in increasing order; an index past the end is simply not there).
 
-    A video that stops decoding well before the frame count its container
-    declares is truncated: :class:`FootageError` after the last good frame.
+    Frames are decoded in order, never sought to: seeking is unreliable in
+    MPEG-4.  With ``indices`` decoding stops after the last one wanted.  A
+    video that stops decoding well before the frame count its container
+    declares is truncated: with ``strict`` (the default) that is a
+    :class:`FootageError` naming the file, after the last good frame; without,
+    the frames that decoded are all there is.
     """
-    cap = cv2.VideoCapture(str(video.path))
-    if not cap.isOpened():
-        raise FootageError(f"{video.path}: OpenCV cannot open this video (corrupt, or a codec it lacks)")
+    if indices is not None and step != 1:
+        raise InputError(f"read_frames: give a step or indices, not both (step={step})")
+    if step < 1:
+        raise InputError(f"read_frames: step must be at least 1, got {step}")
+    want = None if indices is None else {int(i) for i in indices}
+    if want is not None and not want:
+        return
+    path = _path(video)
+    cap = _open(path)
+    declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))  # 0 or less: the container does not say
     i = 0
     try:
-        while True:
-            if step > 1 and i % step:
-                ok = cap.grab()
-                if not ok:
+        while cap.grab():  # grab() decodes; retrieve() only converts the frames kept
+            if (i in want) if want is not None else (i % step == 0):
+                ok, frame = cap.retrieve()
+                if not ok or frame is None:
                     break
-                i += 1
-                continue
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                break
-            yield i, frame
+                yield i, frame
+                if want is not None:
+                    want.discard(i)
+                    if not want:
+                        return  # everything asked for is out: the rest need not be decoded
             i += 1
     finally:
         cap.release()
-    declared = expected
-    if declared is not None and i < declared - max(2, declared // 100):
-        raise FootageError(f"{video.path}: truncated — decoding stopped at frame {i} of the {declared} the container declares")
     if i == 0:
-        raise FootageError(f"{video.path}: video holds no decodable frame (empty or corrupt)")
+        raise FootageError(f"{path}: video holds no decodable frame (empty or corrupt)")
+    if strict and declared > 0 and i < declared - max(2, declared // 100):
+        raise FootageError(f"{path}: truncated — decoding stopped at frame {i} of the {declared} the container declares")

@@ -15,6 +15,7 @@ them is no error and a box on them is no false positive.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .boxes import iou_matrix
 from .identities import clustering_quality
+from .mot import read_mot
 
 GT_BOX = ["bb_left", "bb_top", "bb_width", "bb_height"]
 BOX = ["x", "y", "w", "h"]
@@ -42,8 +44,6 @@ def _match(a: np.ndarray, b: np.ndarray, min_iou: float) -> tuple[np.ndarray, np
 def video_quality(truth_file: Path, detections: pd.DataFrame, tracks: pd.DataFrame, *, min_iou: float = 0.5, min_visibility: float = 0.5) -> dict[str, Any]:
     """Detection and tracking scores of one video (frames in the tables are 0-based)."""
     import motmetrics as mm
-
-    from .synth.truth import read_mot
 
     gt = read_mot(truth_file)
     gt = gt.assign(frame=gt["frame"] - 1)
@@ -93,9 +93,45 @@ def video_quality(truth_file: Path, detections: pd.DataFrame, tracks: pd.DataFra
     }
 
 
+@dataclass(frozen=True)
+class CurationQuality:
+    """Scores of a curation run against MOT truth (see the module docstring).
+
+    A score is None where it could not be computed: all of them without a
+    video with truth, the tracklet ones without tracklets, ``identity`` when
+    the identities came from the truth itself.
+    """
+
+    videos_with_truth: int
+    detection_recall: float | None = None
+    detection_precision: float | None = None
+    idf1: float | None = None  # over videos, weighted by their number of truth people
+    id_switches: int | None = None
+    mota: float | None = None
+    tracklet_purity: float | None = None  # mean over tracklets
+    tracklet_purity_boxes: float | None = None  # weighted by tracklet length
+    identities_mode: str | None = None  # truth | cluster | csv
+    identity: dict[str, float] | None = None  # lsvid.identities.clustering_quality
+    per_video: dict[str, dict[str, Any]] = field(default_factory=dict)  # shard name -> video_quality()
+
+    def to_dict(self, *, per_video: bool = True) -> dict[str, Any]:
+        """The scores that exist, as JSON-ready data; ``per_video=False`` leaves the per-video ones out
+        (what ``dataset.json`` keeps)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "per_video" and getattr(self, f.name) is not None}
+        if per_video and self.per_video:
+            out["per_video"] = self.per_video
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CurationQuality:
+        """Read :meth:`to_dict` (or ``dataset.json``'s ``quality``) back."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
 def curation_quality(
     work: Path, shards: list[str], truth_files: list[Path | None], tracklets: pd.DataFrame, person_ids: np.ndarray, identities_mode: str = "cluster"
-) -> dict[str, Any]:
+) -> CurationQuality:
     """Scores over all videos with truth, and of the final tracklets and identities.
 
     Identities taken from the truth itself are not scored against it.
@@ -106,41 +142,41 @@ def curation_quality(
             continue
         d = work / "shards" / name
         per_video[name] = video_quality(Path(truth), pd.read_parquet(d / "detections.parquet"), pd.read_parquet(d / "tracks.parquet"))
-    out: dict[str, Any] = {"videos_with_truth": len(per_video)}
     if not per_video:
-        return out
-    tp = sum(v["detection"]["tp"] for v in per_video.values())
-    fp = sum(v["detection"]["fp"] for v in per_video.values())
-    fn = sum(v["detection"]["fn"] for v in per_video.values())
-    out["detection_recall"] = tp / max(tp + fn, 1)
-    out["detection_precision"] = tp / max(tp + fp, 1)
-    w = np.array([v["objects"] for v in per_video.values()], float)
-    out["idf1"] = float(np.average([v["idf1"] for v in per_video.values()], weights=np.maximum(w, 1)))
-    out["id_switches"] = int(sum(v["id_switches"] for v in per_video.values()))
-    out["mota"] = float(np.average([v["mota"] for v in per_video.values()], weights=np.maximum(w, 1)))
+        return CurationQuality(videos_with_truth=0)
+    videos = list(per_video.values())
+    tp, fp, fn = (sum(v["detection"][k] for v in videos) for k in ("tp", "fp", "fn"))
+    w = np.maximum(np.array([v["objects"] for v in videos], float), 1)
+    scores: dict[str, Any] = {
+        "detection_recall": tp / max(tp + fn, 1),
+        "detection_precision": tp / max(tp + fp, 1),
+        "idf1": float(np.average([v["idf1"] for v in videos], weights=w)),
+        "id_switches": int(sum(v["id_switches"] for v in videos)),
+        "mota": float(np.average([v["mota"] for v in videos], weights=w)),
+    }
     if len(tracklets):
         pur = tracklets["truth_purity"].to_numpy(float)
-        out["tracklet_purity"] = float(np.nanmean(pur))
-        out["tracklet_purity_boxes"] = float(np.nansum(pur * tracklets["num_frames"].to_numpy()) / tracklets["num_frames"].sum())
-        out["identities_mode"] = identities_mode
+        scores["tracklet_purity"] = float(np.nanmean(pur))
+        scores["tracklet_purity_boxes"] = float(np.nansum(pur * tracklets["num_frames"].to_numpy()) / tracklets["num_frames"].sum())
+        scores["identities_mode"] = identities_mode
         if identities_mode != "truth":
-            out["identity"] = clustering_quality(np.asarray(person_ids), tracklets["truth_id"].to_numpy())
-    out["per_video"] = per_video
-    return out
+            scores["identity"] = clustering_quality(np.asarray(person_ids), tracklets["truth_id"].to_numpy())
+    return CurationQuality(videos_with_truth=len(per_video), per_video=per_video, **scores)
 
 
-def format_quality(q: dict[str, Any]) -> str:
-    if not q.get("videos_with_truth"):
+def format_quality(q: CurationQuality) -> str:
+    """The scores as a few lines for the terminal."""
+    if not q.videos_with_truth:
         return "curation quality: no MOT truth found beside the videos; nothing to score"
     lines = [
-        f"curation quality over {q['videos_with_truth']} video(s) with truth:",
-        f"  detection   recall {q['detection_recall']:.1%}  precision {q['detection_precision']:.1%}  (IoU >= 0.5)",
-        f"  tracking    IDF1 {q['idf1']:.1%}  ID switches {q['id_switches']}  MOTA {q['mota']:.1%}",
+        f"curation quality over {q.videos_with_truth} video(s) with truth:",
+        f"  detection   recall {q.detection_recall:.1%}  precision {q.detection_precision:.1%}  (IoU >= 0.5)",
+        f"  tracking    IDF1 {q.idf1:.1%}  ID switches {q.id_switches}  MOTA {q.mota:.1%}",
     ]
-    if "tracklet_purity" in q:
-        lines.append(f"  tracklets   purity {q['tracklet_purity']:.1%} (mean), {q['tracklet_purity_boxes']:.1%} (boxes)")
-        idq = q.get("identity")
-        if q.get("identities_mode") == "truth":
+    if q.tracklet_purity is not None:
+        lines.append(f"  tracklets   purity {q.tracklet_purity:.1%} (mean), {q.tracklet_purity_boxes:.1%} (boxes)")
+        idq = q.identity
+        if q.identities_mode == "truth":
             lines.append("  identities  taken from the truth (majority person of each tracklet)")
         elif idq:
             lines.append(

@@ -4,8 +4,11 @@ A shard is ``<work>/shards/<camera>__<slot>/`` holding the kept tracklets'
 crops and tables, the raw detections and tracks (for ``--evaluate``) and
 ``DONE.json``, written last.  The shard is assembled under a temporary name
 and renamed into place, so a killed run leaves either a complete shard or
-none; a re-run skips complete shards.  Everything is deterministic, so a
-resumed run builds the same dataset as an uninterrupted one.
+none; a re-run skips complete shards made from the same file with the same
+settings.  ``DONE.json`` is a :class:`ShardSummary`; one that cannot be read
+back (damaged, or from a version that kept other fields) makes the shard be
+built again.  Everything is deterministic, so a resumed run builds the same
+dataset as an uninterrupted one.
 
 Two passes over the video: the first detects, embeds and tracks (and notes
 each box's sharpness); once the tracks are known and filtered, the second
@@ -21,7 +24,7 @@ import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -32,8 +35,13 @@ from lsvid_core.errors import FileSystemError, MissingDependencyError
 
 from .boxes import clip_boxes, iou_matrix
 from .filters import FilterConfig, apply_filters, sharpness
-from .footage import VideoSource, probe, read_frames
-from .track import TrackerConfig
+from .footage import VideoInfo, VideoSource, probe, read_frames
+from .mot import read_mot
+from .track import Track, Tracker, TrackerConfig
+
+if TYPE_CHECKING:  # for annotations only: _detect_and_track imports them when a shard is built
+    from .detect import Detector
+    from .embed import Embedder
 
 DONE = "DONE.json"
 
@@ -107,103 +115,73 @@ def blur_faces(crop: np.ndarray, cascade) -> np.ndarray:
     return out
 
 
-def process_video(video: VideoSource, cfg: CurateConfig, work: str | os.PathLike, *, progress: bool = False) -> dict[str, Any]:
-    """Build (or find) the shard of ``video``; returns its summary (``DONE.json``)."""
-    from tqdm import tqdm
+@dataclass(frozen=True)
+class TruthMatch:
+    """How the kept boxes of a shard met its video's MOT truth (``file``)."""
 
-    from .detect import create_detector
-    from .embed import create_embedder
-    from .track import Tracker
+    file: str
+    boxes_matched: int  # kept boxes that overlap a truth box enough to take its person
+    boxes: int
 
-    work = Path(work)
-    final = work / "shards" / shard_name(video)
-    if (final / DONE).exists():
-        done = json.loads((final / DONE).read_text())
-        if done.get("config") == json.loads(json.dumps(cfg.to_dict())) and done["video"]["path"] == str(video.path):
-            return done
-        shutil.rmtree(final)  # made with other settings or from another file: build it again
-    final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".{final.name}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)  # a previous run killed mid-shard
-    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
-        info = probe(video)
-        timings: Counter = Counter()
-        detector = create_detector(cfg.detector, **cfg.detector_options)
-        embedder = create_embedder(cfg.embedder, **cfg.embedder_options)
-        tracker = Tracker(cfg.tracker, frame_size=(info.width, info.height))
-        detector.start_video(video)
-        det_rows, sharp_of = [], {}
-        batch_frames, batch_idx = [], []
-        bar = tqdm(total=info.frames, desc=video.video_id, disable=not progress, leave=False, unit="frame")
 
-        def flush() -> None:
-            t = time.perf_counter()
-            dets = detector.detect(batch_frames, batch_idx)
-            timings["detect"] += time.perf_counter() - t
-            for img, i, d in zip(batch_frames, batch_idx, dets):
-                d = np.asarray(d, dtype=np.float32).reshape(-1, 5)
-                t = time.perf_counter()
-                feats = embedder.embed(img, d) if len(d) else np.zeros((0, embedder.dim), np.float32)
-                timings["embed"] += time.perf_counter() - t
-                gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-                for (x0, y0, x1, y1), box in zip(clip_boxes(d, info.width, info.height), d):
-                    sharp_of[(i, *box[:4].tolist())] = sharpness(gray[y0:y1, x0:x1])
-                t = time.perf_counter()
-                tracker.update(i, d, feats)
-                timings["track"] += time.perf_counter() - t
-                det_rows.extend((i, *row) for row in d.tolist())
-            bar.update(len(batch_frames))
-            batch_frames.clear()
-            batch_idx.clear()
+@dataclass(frozen=True)
+class ShardSummary:
+    """What a shard holds and how it was made; :meth:`to_dict` is ``DONE.json``, written last."""
 
-        t0 = time.perf_counter()
-        decoded = 0
-        t_dec = time.perf_counter()
-        for i, img in read_frames(video, step=cfg.frame_step, expected=info.frames):
-            timings["decode"] += time.perf_counter() - t_dec
-            batch_frames.append(img)
-            batch_idx.append(i)
-            decoded += 1
-            if len(batch_frames) >= max(1, getattr(detector, "batch_size", 1)):
-                flush()
-            t_dec = time.perf_counter()
-        if batch_frames:
-            flush()
-        bar.close()
-        tracks = tracker.finish()
-        keep, drops = apply_filters(
-            [t.boxes for t in tracks],
-            [np.array([sharp_of.get((int(f), *b.tolist()), 0.0) for f, b in zip(t.frames, t.boxes)]) for t in tracks],
-            (info.width, info.height),
-            cfg.filters,
-        )
-        kept = [(t, k) for t, k in zip(tracks, keep) if len(k)]
-        t = time.perf_counter()
-        frames_tab, tracklets_tab, embeds = _write_crops(video, info, kept, cfg, tmp)
-        timings["write"] += time.perf_counter() - t
-        truth = _truth_columns(video, frames_tab, tracklets_tab, cfg.truth_iou)
-        pd.DataFrame(det_rows, columns=["frame", "x", "y", "w", "h", "score"]).to_parquet(tmp / "detections.parquet", index=False)
-        raw = [(tr.track_id, int(f), *b.tolist()) for tr in tracks for f, b in zip(tr.frames, tr.boxes)]
-        pd.DataFrame(raw, columns=["track_id", "frame", "x", "y", "w", "h"]).to_parquet(tmp / "tracks.parquet", index=False)
-        frames_tab.to_parquet(tmp / "frames.parquet", index=False)
-        tracklets_tab.to_parquet(tmp / "tracklets.parquet", index=False)
-        np.save(tmp / "embeddings.npy", embeds)
-        summary = {
-            "video": video.to_dict(),
-            "info": asdict(info),
-            "frames_decoded": decoded,
-            "detections": len(det_rows),
-            "tracks": len(tracks),
-            "tracklets": len(tracklets_tab),
-            "boxes": int(len(frames_tab)),
-            "drops": dict(drops),
-            "seconds": {k: round(v, 3) for k, v in timings.items()} | {"total": round(time.perf_counter() - t0, 3)},
-            "truth": truth,
-            "config": cfg.to_dict(),
+    video: VideoSource
+    info: VideoInfo
+    frames_decoded: int
+    detections: int  # boxes the detector returned, before tracking and filters
+    tracks: int  # raw tracks
+    tracklets: int  # tracks kept by the filters
+    boxes: int  # boxes of the kept tracklets (one crop each)
+    drops: dict[str, int]  # what the filters dropped (lsvid.filters.apply_filters)
+    seconds: dict[str, float]  # per stage (decode, detect, embed, track, write) and total
+    truth: TruthMatch | None  # None: the video has no MOT truth
+    config: CurateConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "video": self.video.to_dict(),
+            "info": asdict(self.info),
+            "frames_decoded": self.frames_decoded,
+            "detections": self.detections,
+            "tracks": self.tracks,
+            "tracklets": self.tracklets,
+            "boxes": self.boxes,
+            "drops": dict(self.drops),
+            "seconds": dict(self.seconds),
+            "truth": asdict(self.truth) if self.truth is not None else None,
+            "config": self.config.to_dict(),
         }
-        (tmp / DONE).write_text(json.dumps(summary, indent=2))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ShardSummary:
+        """Read :meth:`to_dict` back; a ``DONE.json`` lacking a field or holding a wrong type raises
+        ``KeyError``, ``TypeError`` or ``ValueError``."""
+        i, t = d["info"], d["truth"]
+        return cls(
+            video=VideoSource.from_dict(d["video"]),
+            info=VideoInfo(int(i["frames"]), float(i["fps"]), int(i["width"]), int(i["height"])),
+            frames_decoded=int(d["frames_decoded"]), detections=int(d["detections"]), tracks=int(d["tracks"]),
+            tracklets=int(d["tracklets"]), boxes=int(d["boxes"]),
+            drops={str(k): int(v) for k, v in d["drops"].items()},
+            seconds={str(k): float(v) for k, v in d["seconds"].items()},
+            truth=None if t is None else TruthMatch(str(t["file"]), int(t["boxes_matched"]), int(t["boxes"])),
+            config=CurateConfig.from_dict(d["config"], f"{DONE} config"),
+        )
+
+
+def process_video(video: VideoSource, cfg: CurateConfig, work: str | os.PathLike, *, progress: bool = False) -> ShardSummary:
+    """Build (or find) the shard of ``video``; returns its summary (``DONE.json``)."""
+    final = Path(work) / "shards" / shard_name(video)
+    done = _finished(final, video, cfg)
+    if done is not None:
+        return done
+    tmp = _fresh_tmp(final)
+    try:
+        summary = _build_shard(video, cfg, tmp, progress)
+        (tmp / DONE).write_text(json.dumps(summary.to_dict(), indent=2))
         os.replace(tmp, final)
         return summary
     except BaseException:
@@ -211,38 +189,168 @@ def process_video(video: VideoSource, cfg: CurateConfig, work: str | os.PathLike
         raise
 
 
-def _write_crops(video, info, kept, cfg: CurateConfig, tmp: Path):
-    """Second pass: decode again and save the kept boxes' crops; returns the shard tables."""
+def _finished(final: Path, video: VideoSource, cfg: CurateConfig) -> ShardSummary | None:
+    """The summary of a complete shard made from this video (file, camera number, truth) with these
+    settings, else None."""
+    try:
+        raw = json.loads((final / DONE).read_text())
+        # compared as JSON, the form it was stored in (tuples read back as lists)
+        if raw.get("config") != json.loads(json.dumps(cfg.to_dict())) or raw["video"] != video.to_dict():
+            return None
+        return ShardSummary.from_dict(raw)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # missing, unreadable, or written by a version that kept other fields: rebuilt
+
+
+def _fresh_tmp(final: Path) -> Path:
+    """An empty temporary folder beside ``final``, once stale shards and leftovers are gone."""
+    if final.exists():
+        shutil.rmtree(final)  # made with other settings, from another file, or unreadable: build it again
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # a previous run killed mid-shard
+    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    return tmp
+
+
+def _build_shard(video: VideoSource, cfg: CurateConfig, tmp: Path, progress: bool) -> ShardSummary:
+    """Both passes over the video, every table written into ``tmp``; DONE.json is the caller's."""
+    t0 = time.perf_counter()
+    info = probe(video)
+    seen = _detect_and_track(video, info, cfg, progress)
+    tracks = seen.tracker.finish()
+    kept, drops = _filter_tracks(tracks, seen.sharpness, info, cfg)
+    t = time.perf_counter()
+    frames_tab, tracklets_tab, embeds = _write_crops(video, info, kept, cfg, tmp)
+    seen.timings["write"] += time.perf_counter() - t
+    truth = _truth_columns(video, frames_tab, tracklets_tab, cfg.truth_iou)
+    pd.DataFrame(seen.detections, columns=["frame", "x", "y", "w", "h", "score"]).to_parquet(tmp / "detections.parquet", index=False)
+    raw = [(tr.track_id, int(f), *b.tolist()) for tr in tracks for f, b in zip(tr.frames, tr.boxes)]
+    pd.DataFrame(raw, columns=["track_id", "frame", "x", "y", "w", "h"]).to_parquet(tmp / "tracks.parquet", index=False)
+    frames_tab.to_parquet(tmp / "frames.parquet", index=False)
+    tracklets_tab.to_parquet(tmp / "tracklets.parquet", index=False)
+    np.save(tmp / "embeddings.npy", embeds)
+    seconds = {k: round(v, 3) for k, v in seen.timings.items()} | {"total": round(time.perf_counter() - t0, 3)}
+    return ShardSummary(video=video, info=info, frames_decoded=seen.frames, detections=len(seen.detections),
+                        tracks=len(tracks), tracklets=len(tracklets_tab), boxes=len(frames_tab), drops=dict(drops),
+                        seconds=seconds, truth=truth, config=cfg)
+
+
+@dataclass
+class _FirstPass:
+    """What the first pass over a video gathers."""
+
+    tracker: Tracker
+    detections: list[tuple] = field(default_factory=list)  # (frame, x, y, w, h, score)
+    sharpness: dict[tuple, float] = field(default_factory=dict)  # (frame, x, y, w, h) -> variance of the Laplacian
+    frames: int = 0
+    timings: Counter = field(default_factory=Counter)
+
+
+def _detect_and_track(video: VideoSource, info: VideoInfo, cfg: CurateConfig, progress: bool) -> _FirstPass:
+    """First pass: decode every ``frame_step``-th frame, detect in batches, embed, track."""
+    from tqdm import tqdm
+
+    from .detect import create_detector
+    from .embed import create_embedder
+
+    detector = create_detector(cfg.detector, **cfg.detector_options)
+    embedder = create_embedder(cfg.embedder, **cfg.embedder_options)
+    seen = _FirstPass(Tracker(cfg.tracker, frame_size=(info.width, info.height)))
+    detector.start_video(video)
+    size = max(1, getattr(detector, "batch_size", 1))
+    batch: list[tuple[int, np.ndarray]] = []
+    with tqdm(total=info.frames, desc=video.video_id, disable=not progress, leave=False, unit="frame") as bar:
+        t = time.perf_counter()
+        for i, img in read_frames(video, step=cfg.frame_step):
+            seen.timings["decode"] += time.perf_counter() - t
+            batch.append((i, img))
+            seen.frames += 1
+            if len(batch) >= size:
+                _detect_batch(batch, detector, embedder, info, seen)
+                bar.update(len(batch))
+                batch = []
+            t = time.perf_counter()
+        if batch:
+            _detect_batch(batch, detector, embedder, info, seen)
+            bar.update(len(batch))
+    return seen
+
+
+def _detect_batch(batch: list[tuple[int, np.ndarray]], detector: Detector, embedder: Embedder, info: VideoInfo,
+                  seen: _FirstPass) -> None:
+    """Detect a batch of frames at once, then embed, measure sharpness and track frame by frame."""
+    idx = [i for i, _ in batch]
+    frames = [img for _, img in batch]
+    t = time.perf_counter()
+    dets = detector.detect(frames, idx)
+    seen.timings["detect"] += time.perf_counter() - t
+    for img, i, d in zip(frames, idx, dets):
+        d = np.asarray(d, dtype=np.float32).reshape(-1, 5)
+        t = time.perf_counter()
+        feats = embedder.embed(img, d) if len(d) else np.zeros((0, embedder.dim), np.float32)
+        seen.timings["embed"] += time.perf_counter() - t
+        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        for (x0, y0, x1, y1), box in zip(clip_boxes(d, info.width, info.height), d):
+            seen.sharpness[(i, *box[:4].tolist())] = sharpness(gray[y0:y1, x0:x1])
+        t = time.perf_counter()
+        seen.tracker.update(i, d, feats)
+        seen.timings["track"] += time.perf_counter() - t
+        seen.detections.extend((i, *row) for row in d.tolist())
+
+
+def _filter_tracks(tracks: list[Track], sharp_of: dict[tuple, float], info: VideoInfo,
+                   cfg: CurateConfig) -> tuple[list[tuple[Track, np.ndarray]], Counter]:
+    """The tracks that survive the filters, each with the indices of its kept boxes, and the drop counts."""
+    keep, drops = apply_filters(
+        [t.boxes for t in tracks],
+        [np.array([sharp_of.get((int(f), *b.tolist()), 0.0) for f, b in zip(t.frames, t.boxes)]) for t in tracks],
+        (info.width, info.height),
+        cfg.filters,
+    )
+    return [(t, k) for t, k in zip(tracks, keep) if len(k)], drops
+
+
+def _write_crops(video: VideoSource, info: VideoInfo, kept: list[tuple[Track, np.ndarray]], cfg: CurateConfig,
+                 tmp: Path) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Second pass: decode again and save the kept boxes' crops; returns the shard's frames and
+    tracklets tables and the tracklets' mean embeddings."""
+    rows = _save_crops(video, info, kept, cfg, tmp)
+    frames = pd.DataFrame(rows, columns=["local_id", "frame_index", "video_frame", "x", "y", "w", "h", "score", "path"])
+    frames = frames.sort_values(["local_id", "frame_index"], kind="stable").reset_index(drop=True)
+    tracklets, embeds = _tracklet_table(video, kept)
+    return frames, tracklets, embeds
+
+
+def _save_crops(video: VideoSource, info: VideoInfo, kept: list[tuple[Track, np.ndarray]], cfg: CurateConfig,
+                tmp: Path) -> list[tuple]:
+    """Write ``crops/<local>/<j>.jpg`` for the j-th kept box of kept tracklet ``local``; one row each."""
     cascade = _faces() if cfg.blur_faces else None
     by_frame: dict[int, list[tuple[int, int]]] = {}
     for local, (tr, k) in enumerate(kept):
+        (tmp / "crops" / str(local)).mkdir(parents=True, exist_ok=True)
         for j, idx in enumerate(k.tolist()):
             by_frame.setdefault(int(tr.frames[idx]), []).append((local, j))
-    rows = []
     params = [cv2.IMWRITE_JPEG_QUALITY, int(cfg.jpeg_quality)]
-    for local in range(len(kept)):
-        (tmp / "crops" / str(local)).mkdir(parents=True, exist_ok=True)
-    if by_frame:
-        last = max(by_frame)
-        for i, img in read_frames(video, step=cfg.frame_step):
-            if i > last:
-                break
-            todo = by_frame.get(i)
-            if not todo:
-                continue
-            boxes = np.stack([kept[loc][0].boxes[kept[loc][1][j]] for loc, j in todo])
-            for (loc, j), (x0, y0, x1, y1), box in zip(todo, clip_boxes(boxes, info.width, info.height), boxes):
-                crop = img[y0:y1, x0:x1]
-                if cascade is not None:
-                    crop = blur_faces(crop, cascade)
-                rel = f"crops/{loc}/{j}.jpg"
-                if not cv2.imwrite(str(tmp / rel), crop, params):
-                    raise FileSystemError(f"{tmp / rel}: could not write crop")
-                tr = kept[loc][0]
-                idx = kept[loc][1][j]
-                rows.append((loc, j, i, *box[:4].tolist(), float(tr.scores[idx]), rel))
-    frames = pd.DataFrame(rows, columns=["local_id", "frame_index", "video_frame", "x", "y", "w", "h", "score", "path"])
-    frames = frames.sort_values(["local_id", "frame_index"], kind="stable").reset_index(drop=True)
+    rows = []
+    for i, img in read_frames(video, indices=by_frame):
+        todo = by_frame[i]
+        boxes = np.stack([kept[loc][0].boxes[kept[loc][1][j]] for loc, j in todo])
+        for (loc, j), (x0, y0, x1, y1), box in zip(todo, clip_boxes(boxes, info.width, info.height), boxes):
+            crop = img[y0:y1, x0:x1]
+            if cascade is not None:
+                crop = blur_faces(crop, cascade)
+            rel = f"crops/{loc}/{j}.jpg"
+            if not cv2.imwrite(str(tmp / rel), crop, params):
+                raise FileSystemError(f"{tmp / rel}: could not write crop")
+            tr, idx = kept[loc][0], kept[loc][1][j]
+            rows.append((loc, j, i, *box[:4].tolist(), float(tr.scores[idx]), rel))
+    return rows
+
+
+def _tracklet_table(video: VideoSource, kept: list[tuple[Track, np.ndarray]]) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per kept tracklet, and its mean embedding (unit length) over the kept boxes."""
     trows, means = [], []
     for local, (tr, k) in enumerate(kept):
         f = tr.frames[k]
@@ -253,10 +361,10 @@ def _write_crops(video, info, kept, cfg: CurateConfig, tmp: Path):
     tracklets = pd.DataFrame(trows, columns=["local_id", "track_id", "start_frame", "end_frame", "num_frames"])
     for col, val in (("camera", video.camera), ("camera_id", video.camera_id), ("slot", video.slot), ("video", video.video_id)):
         tracklets[col] = val
-    return frames, tracklets, embeds.astype(np.float32)
+    return tracklets, embeds.astype(np.float32)
 
 
-def _truth_columns(video: VideoSource, frames: pd.DataFrame, tracklets: pd.DataFrame, min_iou: float) -> dict[str, Any] | None:
+def _truth_columns(video: VideoSource, frames: pd.DataFrame, tracklets: pd.DataFrame, min_iou: float) -> TruthMatch | None:
     """With MOT truth: each kept box's truth person (IoU >= min_iou, else -1), each tracklet's
     majority person and purity (share of its boxes that are that person)."""
     if video.truth is None or not Path(video.truth).exists():
@@ -264,8 +372,6 @@ def _truth_columns(video: VideoSource, frames: pd.DataFrame, tracklets: pd.DataF
         tracklets["truth_id"] = -1
         tracklets["truth_purity"] = np.nan
         return None
-    from .synth.truth import read_mot
-
     gt = read_mot(video.truth)
     gt_by_frame = {int(f): g for f, g in gt.groupby("frame")}
     tid = np.full(len(frames), -1, np.int64)
@@ -293,4 +399,4 @@ def _truth_columns(video: VideoSource, frames: pd.DataFrame, tracklets: pd.DataF
             pur.append(0.0)
     tracklets["truth_id"] = maj
     tracklets["truth_purity"] = pur
-    return {"file": str(video.truth), "boxes_matched": int((tid >= 0).sum()), "boxes": int(len(tid))}
+    return TruthMatch(file=str(video.truth), boxes_matched=int((tid >= 0).sum()), boxes=int(len(tid)))

@@ -143,6 +143,8 @@ def compute_counts(tr: pd.DataFrame) -> dict[str, Any]:
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise MissingInputError(f"{path}: missing (a dataset folder holds {TRACKLETS_FILE}, {FRAMES_FILE}, {META_FILE})")
+    if not path.is_file():
+        raise SchemaError(str(path), "is a folder, not a Parquet file")
     try:
         return pd.read_parquet(path)
     except Exception as e:  # pyarrow raises several types for damaged files

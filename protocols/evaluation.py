@@ -1,4 +1,9 @@
-"""Scoring a dataset: its query/gallery split(s), its protocol, and one feature per tracklet."""
+"""Scoring a dataset: its query/gallery split(s), its protocol, and one feature per tracklet.
+
+:func:`evaluate_dataset` scores features under a dataset's protocol;
+:func:`ranked_gallery` lists, per counted query, the gallery tracklets that
+protocol ranks first (for retrieval strips), with exactly its exclusions.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +14,7 @@ import numpy as np
 from lsvid_core.errors import InputError
 
 from .dataset import Dataset
-from .metrics import EvalResult, evaluate, evaluate_features, pairwise_distance
+from .metrics import DEFAULT_BLOCK_ELEMENTS, EvalResult, check_ap_variant, evaluate, evaluate_features, pairwise_distance
 from .rerank import re_ranking
 
 
@@ -19,20 +24,30 @@ class TrialResult:
     result: EvalResult
 
 
-def evaluate_dataset(
-    ds: Dataset,
-    features: Any,
-    *,
-    metric: str = "euclidean",
-    rerank: bool = False,
-    trials: Sequence[int] | None = None,
-    max_rank: int | None = None,
-) -> list[TrialResult]:
-    """CMC/mAP of ``features`` (one row per row of ``ds.tracklets``) under ``ds``'s protocol.
+@dataclass(frozen=True)
+class _TrialSplit:
+    """One trial's query and gallery rows (indices into ``ds.tracklets``) and their labels."""
 
-    Every trial of PRID/iLIDS is scored unless ``trials`` names some; re-ranking
-    (k-reciprocal, paper defaults) applies to Euclidean features only.
-    """
+    q: np.ndarray
+    g: np.ndarray
+    qp: np.ndarray
+    gp: np.ndarray
+    qc: np.ndarray
+    gc: np.ndarray
+
+
+def _trial_split(ds: Dataset, t: int) -> _TrialSplit:
+    tr = ds.for_trial(t).tracklets
+    split = tr["split"].to_numpy()
+    q, g = np.flatnonzero(split == "query"), np.flatnonzero(split == "gallery")
+    if len(q) == 0 or len(g) == 0:
+        raise InputError(f"{ds.root}: trial {t} has {len(q)} query and {len(g)} gallery tracklets")
+    pid, cam = tr["person_id"].to_numpy(), tr["camera_id"].to_numpy()
+    return _TrialSplit(q=q, g=g, qp=pid[q], gp=pid[g], qc=cam[q], gc=cam[g])
+
+
+def _check_features(ds: Dataset, features: Any) -> None:
+    """One finite row per tracklet of ``ds``, or an :class:`InputError` naming the first bad one."""
     n = len(ds.tracklets)
     if len(features) != n:
         raise InputError(f"{len(features)} feature rows for {n} tracklets of {ds.root}")
@@ -43,28 +58,181 @@ def evaluate_dataset(
             f"features of {(~fin).sum()} tracklets hold NaN or infinite values "
             f"(first: row {r}, tracklet_id {int(ds.tracklets['tracklet_id'].iloc[r])})"
         )
+
+
+def _check_rerank(rerank: bool, metric: str) -> None:
+    if rerank and metric != "euclidean":
+        raise InputError("re-ranking is defined on Euclidean distances; use metric='euclidean'")
+
+
+def evaluate_dataset(
+    ds: Dataset,
+    features: Any,
+    *,
+    metric: str = "euclidean",
+    rerank: bool = False,
+    trials: Sequence[int] | None = None,
+    max_rank: int | None = None,
+    ap: str | None = None,
+) -> list[TrialResult]:
+    """CMC/mAP of ``features`` (one row per row of ``ds.tracklets``) under ``ds``'s protocol.
+
+    Every trial of PRID/iLIDS is scored unless ``trials`` names some; re-ranking
+    (k-reciprocal, paper defaults) applies to Euclidean features only.  AP
+    follows the protocol's ``average_precision`` unless ``ap`` names another
+    variant (``"torchreid"`` or ``"market1501"``); each result records which.
+    """
+    _check_features(ds, features)
     proto = ds.protocol
+    variant = check_ap_variant(proto.average_precision if ap is None else ap)
+    _check_rerank(rerank, metric)
     mr = max_rank or proto.max_rank
     todo = list(range(ds.num_trials)) if trials is None else list(trials)
     out = []
     for t in todo:
-        d = ds.for_trial(t)
-        split = d.tracklets["split"].to_numpy()
-        q, g = np.flatnonzero(split == "query"), np.flatnonzero(split == "gallery")
-        if len(q) == 0 or len(g) == 0:
-            raise InputError(f"{ds.root}: trial {t} has {len(q)} query and {len(g)} gallery tracklets")
-        tr = d.tracklets
-        qp, gp = tr["person_id"].to_numpy()[q], tr["person_id"].to_numpy()[g]
-        qc, gc = tr["camera_id"].to_numpy()[q], tr["camera_id"].to_numpy()[g]
+        s = _trial_split(ds, t)
+        labels = (s.qp, s.gp, s.qc, s.gc)
         if rerank:
-            if metric != "euclidean":
-                raise InputError("re-ranking is defined on Euclidean distances; use metric='euclidean'")
-            dist = re_ranking(features[q], features[g])
-            res = evaluate(dist, qp, gp, qc, gc, max_rank=mr, junk_pids=proto.junk_pids)
+            dist = re_ranking(features[s.q], features[s.g])
+            res = evaluate(dist, *labels, max_rank=mr, junk_pids=proto.junk_pids, ap=variant)
         else:
-            res = evaluate_features(features[q], features[g], qp, gp, qc, gc, max_rank=mr, junk_pids=proto.junk_pids, metric=metric)
+            res = evaluate_features(features[s.q], features[s.g], *labels, max_rank=mr, junk_pids=proto.junk_pids, metric=metric, ap=variant)
         out.append(TrialResult(t, res))
     return out
+
+
+@dataclass(frozen=True)
+class RankedGallery:
+    """The top of each counted query's ranking, as the protocol scores it.
+
+    One row per query that has a true match left (the queries :func:`evaluate`
+    counts), in ``tracklets.parquet`` order.  Column j holds the query's
+    (j+1)-th ranked gallery tracklet after the protocol's exclusions (same id
+    and camera, ``junk_pids``); rows with fewer than ``k`` such items are
+    padded with tracklet id -1, person id -1 and an infinite distance.
+    """
+
+    trial: int
+    query_row: np.ndarray  # (n,) indices into ds.tracklets
+    query_tracklet_id: np.ndarray  # (n,)
+    query_pid: np.ndarray  # (n,)
+    query_camid: np.ndarray  # (n,)
+    gallery_row: np.ndarray  # (n, k) indices into ds.tracklets, -1 = padding
+    gallery_tracklet_id: np.ndarray  # (n, k)
+    gallery_pid: np.ndarray  # (n, k)
+    gallery_camid: np.ndarray  # (n, k)
+    distance: np.ndarray  # (n, k), re-ranked when re-ranking was on
+
+
+def _top_k_rows(D: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's k smallest entries in (value, column) order: a stable sort's first k.
+
+    Exact at ties without sorting whole rows: everything below the k-th smallest
+    value, then the earliest columns equal to it.
+    """
+    kth = np.partition(D, k - 1, axis=1)[:, k - 1 : k]
+    below, tied = D < kth, D == kth
+    need = k - below.sum(axis=1, keepdims=True)
+    chosen = below | (tied & (np.cumsum(tied, axis=1) <= need))
+    cols = np.nonzero(chosen)[1].reshape(len(D), k)  # ascending columns per row
+    order = np.argsort(np.take_along_axis(D, cols, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(cols, order, axis=1)
+
+
+def _ranked_rows(dist_block, s: _TrialSplit, counted: np.ndarray, junk: np.ndarray, k: int):
+    """(gallery positions, distances) of the top k per counted query; -1 pads.
+
+    Distances come in the query blocks :func:`evaluate_features` uses by
+    default, so both see bit-identical values (a matrix product's rounding
+    may depend on the block's shape).
+    """
+    kk = min(k, len(s.g))
+    pos = np.full((len(counted), k), -1, np.int64)
+    dist = np.full((len(counted), k), np.inf)
+    rows_per = max(1, DEFAULT_BLOCK_ELEMENTS // max(len(s.g), 1))
+    done = 0
+    for a in range(0, len(s.q), rows_per):
+        qi = counted[(counted >= a) & (counted < a + rows_per)]
+        if len(qi) == 0:
+            continue
+        D = np.asarray(dist_block(a, a + rows_per), dtype=np.float64)[qi - a]
+        excluded = ((s.gp[None] == s.qp[qi, None]) & (s.gc[None] == s.qc[qi, None])) | junk[None]
+        D = np.where(excluded, np.inf, D)
+        top = _top_k_rows(D, kk)
+        d = np.take_along_axis(D, top, axis=1)
+        pos[done : done + len(qi), :kk] = np.where(np.isfinite(d), top, -1)
+        dist[done : done + len(qi), :kk] = d
+        done += len(qi)
+    return pos, dist
+
+
+def _queries_with_a_match(s: _TrialSplit, junk: np.ndarray) -> np.ndarray:
+    """Positions of the queries that keep a true match: an item of their id, another camera, not junk.
+
+    From the gallery's (id, camera) pairs rather than a queries x gallery mask,
+    so memory stays linear at any scale.
+    """
+    lo = min(int(s.gc.min()), int(s.qc.min()))
+    span = max(int(s.gc.max()), int(s.qc.max())) - lo + 1
+    key = lambda p, c: p.astype(np.int64) * span + (c.astype(np.int64) - lo)  # noqa: E731
+    pairs = np.unique(key(s.gp[~junk], s.gc[~junk]))
+    pair_pid = np.floor_divide(pairs, span)  # sorted, as pairs are
+    cams_of_id = np.searchsorted(pair_pid, s.qp, "right") - np.searchsorted(pair_pid, s.qp, "left")
+    own_camera = np.isin(key(s.qp, s.qc), pairs)
+    return np.flatnonzero(cams_of_id - own_camera > 0)
+
+
+def ranked_gallery(
+    ds: Dataset,
+    features: Any,
+    k: int,
+    *,
+    metric: str = "euclidean",
+    trial: int = 0,
+    rerank: bool = False,
+) -> RankedGallery:
+    """Each counted query's top ``k`` gallery tracklets under ``ds``'s protocol, in one trial.
+
+    The ranking is the one :func:`evaluate_dataset` scores: gallery items of the
+    query's id and camera and items with a junk id are left out (not shown,
+    and taking no position), ties go to the earlier gallery item, distances
+    are re-ranked when ``rerank`` is on, and a query with no true match left
+    is skipped.  So the first true match of a row sits at the query's
+    ``first_match_rank`` whenever that is within ``k``.
+    """
+    if k < 1:
+        raise InputError(f"k must be >= 1, got {k}")
+    _check_features(ds, features)
+    _check_rerank(rerank, metric)
+    if type(features).__module__.split(".")[0] == "torch":
+        features = features.detach().cpu().numpy()
+    features = np.asarray(features)
+    s = _trial_split(ds, trial)
+    junk = np.isin(s.gp, np.asarray(ds.protocol.junk_pids, dtype=np.int64))
+    counted = _queries_with_a_match(s, junk)
+    if rerank:
+        full = re_ranking(features[s.q], features[s.g])
+        dist_block = lambda a, b: full[a:b]  # noqa: E731
+    else:
+        qf, gf = features[s.q], features[s.g]
+        dist_block = lambda a, b: pairwise_distance(qf[a:b], gf, metric)  # noqa: E731
+    pos, dist = _ranked_rows(dist_block, s, counted, junk, k)
+    tr = ds.tracklets
+    grow = np.where(pos >= 0, s.g[np.maximum(pos, 0)], -1)
+    pick = lambda col, pad: np.where(pos >= 0, tr[col].to_numpy()[np.maximum(grow, 0)], pad)  # noqa: E731
+    qrow = s.q[counted]
+    return RankedGallery(
+        trial=int(trial),
+        query_row=qrow,
+        query_tracklet_id=tr["tracklet_id"].to_numpy()[qrow],
+        query_pid=s.qp[counted],
+        query_camid=s.qc[counted],
+        gallery_row=grow,
+        gallery_tracklet_id=pick("tracklet_id", -1),
+        gallery_pid=pick("person_id", -1),
+        gallery_camid=pick("camera_id", -1),
+        distance=dist,
+    )
 
 
 def summarize(results: Sequence[TrialResult]) -> dict[str, float]:
@@ -79,4 +247,4 @@ def summarize(results: Sequence[TrialResult]) -> dict[str, float]:
     return out
 
 
-__all__ = ["evaluate_dataset", "summarize", "TrialResult", "pairwise_distance"]
+__all__ = ["evaluate_dataset", "ranked_gallery", "summarize", "RankedGallery", "TrialResult", "pairwise_distance"]

@@ -5,16 +5,29 @@ removed, as are items whose id is in ``junk_pids``; the remaining items are
 ranked by distance, ties broken by gallery order (a stable sort), so a result
 never depends on the sorting algorithm.  A query left without a true match is
 not counted.  CMC@k is the fraction of counted queries whose first true match
-is within the top k; AP is the mean over true matches of precision at their
-rank (the ``Evaluation measures`` definition used by Market-1501, MARS and
-torchreid), mAP its mean over counted queries.
+is within the top k; mAP is the mean of AP over counted queries.
+
+AP comes in two named variants (``ap=``); a number is only comparable with
+another of the same variant:
+
+* ``"torchreid"`` (default): the mean over true matches of the precision at
+  their rank, k / r_k for the k-th match at (junk-free) rank r_k -- the
+  non-interpolated AP of torchreid's and most Python evaluators.
+* ``"market1501"``: the official Market-1501 / MARS MATLAB evaluation
+  (``compute_AP.m``), which integrates precision over recall by the
+  trapezoid rule: the k-th match adds (1 / n_good) * (p_prev + k / r_k) / 2,
+  where p_prev = (k - 1) / (r_k - 1) is the precision just before it
+  (1.0 when r_k = 1).  Since p_prev <= k / r_k, this AP is never above
+  torchreid's, and equal to it only when every true match precedes every
+  other item.
 
 How it is fast: no query loop and no full argsort.  Each chunk of queries has
 its valid distances sorted by *value* only (a vectorised SIMD sort, far
 cheaper than argsort); the rank of every true match is then its count of
 smaller valid distances, found by a binary search run for all true matches
-at once, with an exact tie rule for equal distances.  Ranks are integers, so
-the numpy and torch paths (CPU or CUDA) produce bit-identical CMC and mAP.
+at once, with an exact tie rule for equal distances.  Ranks are integers and
+AP is computed from them on the host, so the numpy and torch paths (CPU or
+CUDA) produce bit-identical CMC and mAP, whichever the AP variant.
 Memory is bounded by the chunk size, whatever the number of queries.
 """
 from __future__ import annotations
@@ -31,6 +44,9 @@ from lsvid_core.errors import InputError
 # Elements of the (queries x gallery) block handled at once per worker.
 DEFAULT_BLOCK_ELEMENTS = 1 << 22
 
+# The named AP definitions (module docstring); the first is the default.
+AP_VARIANTS = ("torchreid", "market1501")
+
 
 @dataclass(frozen=True)
 class EvalResult:
@@ -42,16 +58,25 @@ class EvalResult:
     num_queries: int
     ap: np.ndarray  # per query; NaN for a query without a true match
     first_match_rank: np.ndarray  # per query, 1-based; 0 for a query without a true match
+    ap_variant: str = AP_VARIANTS[0]  # which AP definition ``ap`` and ``mAP`` follow
 
     def rank(self, k: int) -> float:
         return float(self.cmc[k - 1])
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"mAP": float(self.mAP), "num_valid_queries": int(self.num_valid_queries), "num_queries": int(self.num_queries)}
+        d: dict[str, Any] = {"mAP": float(self.mAP), "num_valid_queries": int(self.num_valid_queries), "num_queries": int(self.num_queries)}
         for k in (1, 5, 10, 20):
             if k <= len(self.cmc):
                 d[f"rank{k}"] = float(self.cmc[k - 1])
+        d["ap_variant"] = self.ap_variant
         return d
+
+
+def check_ap_variant(ap: str) -> str:
+    """``ap`` if it names an AP definition of :data:`AP_VARIANTS`; an :class:`InputError` otherwise."""
+    if ap not in AP_VARIANTS:
+        raise InputError(f"ap must be one of {', '.join(AP_VARIANTS)}, got {ap!r}")
+    return ap
 
 
 def _is_torch(x: Any) -> bool:
@@ -152,16 +177,32 @@ def _block_ranks_torch(D, qp, qc, gp, gc, junk_g):
     return r.cpu().numpy().astype(np.int64), (lo + before + 1).cpu().numpy().astype(np.int64)
 
 
-def _aggregate(rows: np.ndarray, ranks: np.ndarray, num_q: int, max_rank: int) -> EvalResult:
+def _ap_terms(k: np.ndarray, ranks: np.ndarray, ap: str) -> np.ndarray:
+    """Each true match's share of its query's AP, times the query's number of true matches.
+
+    ``k``: the match's 1-based index among its query's matches, ``ranks``: its
+    1-based junk-free rank.
+    """
+    precision = k / ranks
+    if ap == "torchreid":
+        return precision
+    # compute_AP.m: the precision just before this match, 1.0 before the first item
+    before = np.where(ranks > 1, (k - 1) / np.maximum(ranks - 1, 1), 1.0)
+    return (before + precision) / 2
+
+
+def _aggregate(rows: np.ndarray, ranks: np.ndarray, num_q: int, max_rank: int, ap: str = AP_VARIANTS[0]) -> EvalResult:
+    """CMC and AP from the (query, rank) of every true match, under the AP definition ``ap``."""
+    check_ap_variant(ap)
     order = np.lexsort((ranks, rows))
     rows, ranks = rows[order], ranks[order]
     n_pos = np.bincount(rows, minlength=num_q)
     starts = np.r_[0, np.cumsum(n_pos)[:-1]]
     k = np.arange(len(rows)) - starts[rows] + 1  # 1-based index of the match among its query's matches
     valid = n_pos > 0
-    ap = np.full(num_q, np.nan)
-    ap_sum = np.bincount(rows, weights=k / ranks, minlength=num_q)
-    ap[valid] = ap_sum[valid] / n_pos[valid]
+    ap_q = np.full(num_q, np.nan)
+    ap_sum = np.bincount(rows, weights=_ap_terms(k, ranks, ap), minlength=num_q)
+    ap_q[valid] = ap_sum[valid] / n_pos[valid]
     first = np.zeros(num_q, np.int64)
     first[valid] = ranks[starts[valid]]
     nv = int(valid.sum())
@@ -169,7 +210,9 @@ def _aggregate(rows: np.ndarray, ranks: np.ndarray, num_q: int, max_rank: int) -
         raise InputError("no query has a true match left in the gallery (check person ids, camera ids and junk_pids)")
     hist = np.bincount(np.minimum(first[valid], max_rank + 1), minlength=max_rank + 2)
     cmc = np.cumsum(hist[1 : max_rank + 1]) / nv
-    return EvalResult(cmc=cmc, mAP=float(np.mean(ap[valid])), num_valid_queries=nv, num_queries=num_q, ap=ap, first_match_rank=first)
+    return EvalResult(
+        cmc=cmc, mAP=float(np.mean(ap_q[valid])), num_valid_queries=nv, num_queries=num_q, ap=ap_q, first_match_rank=first, ap_variant=ap
+    )
 
 
 def _check_finite_numpy(D: np.ndarray, q0: int) -> None:
@@ -193,9 +236,11 @@ def _evaluate_blocks(
     device: Any,
     chunk_size: int | None,
     num_threads: int | None,
+    ap: str,
 ) -> EvalResult:
     if max_rank < 1:
         raise InputError(f"max_rank must be >= 1, got {max_rank}")
+    check_ap_variant(ap)  # before any block is computed
     rows_per = chunk_size or max(1, DEFAULT_BLOCK_ELEMENTS // max(num_g, 1))
     junk = np.isin(gp, np.asarray(list(junk_pids), dtype=np.int64)) if len(junk_pids) else None
     starts = list(range(0, num_q, rows_per))
@@ -231,7 +276,7 @@ def _evaluate_blocks(
             out = [run(q0) for q0 in starts]
     rows = np.concatenate([o[0] for o in out]) if out else np.zeros(0, np.int64)
     ranks = np.concatenate([o[1] for o in out]) if out else np.zeros(0, np.int64)
-    return _aggregate(rows.astype(np.int64), ranks.astype(np.int64), num_q, max_rank)
+    return _aggregate(rows.astype(np.int64), ranks.astype(np.int64), num_q, max_rank, ap)
 
 
 def evaluate(
@@ -245,13 +290,15 @@ def evaluate(
     *,
     chunk_size: int | None = None,
     num_threads: int | None = None,
+    ap: str = AP_VARIANTS[0],
 ) -> EvalResult:
     """CMC and mAP of a (queries x gallery) distance matrix (smaller = more similar).
 
     ``distmat`` is a numpy array (a ``np.memmap`` works and is read block by
     block) or a torch tensor (evaluated on its device, CUDA included).
     ``chunk_size`` is the number of queries per block (default: about four
-    million matrix elements per block).
+    million matrix elements per block).  ``ap`` names the AP definition,
+    ``"torchreid"`` or ``"market1501"`` (module docstring).
     """
     shape = tuple(distmat.shape)
     if len(shape) != 2:
@@ -262,10 +309,10 @@ def evaluate(
     if _is_torch(distmat):
         if not distmat.is_floating_point():
             distmat = distmat.float()
-        return _evaluate_blocks(lambda a, b: distmat[a:b], nq, ng, qp, gp, qc, gc, max_rank, junk_pids, True, distmat.device, chunk_size, num_threads)
+        return _evaluate_blocks(lambda a, b: distmat[a:b], nq, ng, qp, gp, qc, gc, max_rank, junk_pids, True, distmat.device, chunk_size, num_threads, ap)
     if not np.issubdtype(np.asarray(distmat[:0]).dtype, np.floating):
         distmat = np.asarray(distmat, dtype=np.float64)
-    return _evaluate_blocks(lambda a, b: distmat[a:b], nq, ng, qp, gp, qc, gc, max_rank, junk_pids, False, None, chunk_size, num_threads)
+    return _evaluate_blocks(lambda a, b: distmat[a:b], nq, ng, qp, gp, qc, gc, max_rank, junk_pids, False, None, chunk_size, num_threads, ap)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,11 +395,13 @@ def evaluate_features(
     metric: str = "euclidean",
     chunk_size: int | None = None,
     num_threads: int | None = None,
+    ap: str = AP_VARIANTS[0],
 ) -> EvalResult:
     """:func:`evaluate` straight from features, never holding the full distance matrix.
 
     Distances are computed block by block and scored as they come, so memory
     stays bounded at any scale (numpy on CPU; torch tensors on their device).
+    ``ap`` names the AP definition, as for :func:`evaluate`.
     """
     if metric not in METRICS:
         raise InputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
@@ -367,4 +416,4 @@ def evaluate_features(
     y_sq = (y * y).sum(1)
     block = lambda a, b: _distance_block(x[a:b], y, metric, y_sq)  # noqa: E731
     device = x.device if use_torch else None
-    return _evaluate_blocks(block, nq, ng, qp, gp, qc, gc, max_rank, junk_pids, use_torch, device, chunk_size, num_threads)
+    return _evaluate_blocks(block, nq, ng, qp, gp, qc, gc, max_rank, junk_pids, use_torch, device, chunk_size, num_threads, ap)

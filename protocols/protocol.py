@@ -4,6 +4,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lsvid_core.config import check
+
+from .metrics import AP_VARIANTS
+
 
 @dataclass(frozen=True)
 class Protocol:
@@ -16,6 +20,12 @@ class Protocol:
     handling in scoring; they are listed so reports can count them.
     ``num_trials``: PRID-2011 and iLIDS-VID are scored as the mean over 10
     random identity splits; the others have one fixed split.
+    ``average_precision``: which AP definition mAP follows, one of
+    :data:`protocols.metrics.AP_VARIANTS` -- ``"torchreid"`` (mean precision
+    at each true match) or ``"market1501"`` (the official MATLAB code's
+    trapezoid rule); see :mod:`protocols.metrics`.  A ``dataset.json``
+    written before the field existed reads as ``"torchreid"``, what its
+    numbers were computed with.
     """
 
     name: str
@@ -25,7 +35,15 @@ class Protocol:
     num_trials: int = 1
     # the rule applied per query: drop gallery items of the same id seen by the same camera
     same_camera_excluded: bool = True
+    average_precision: str = AP_VARIANTS[0]
     notes: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        check(
+            self.average_precision in AP_VARIANTS,
+            "protocol.average_precision",
+            f"{self.average_precision!r} is not one of {', '.join(AP_VARIANTS)}",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

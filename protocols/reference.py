@@ -6,6 +6,12 @@ same-camera items, cumulative sums, and AP from a Python list of precisions),
 with a stable sort so that it follows the same tie rule as
 :func:`protocols.metrics.evaluate`.
 
+``evaluate_loop_market1501`` does the same with AP as the official
+Market-1501 / MARS MATLAB evaluation computes it: ``compute_ap_market1501`` is
+``compute_AP.m`` transcribed line by line (trapezoid rule over recall, junk
+items skipped without taking a position), fed per query with the good and junk
+gallery indices that ``evaluation_mars.m`` builds.
+
 ``re_ranking_dense`` is k-reciprocal re-ranking transcribed from the published
 algorithm (Zhong et al., CVPR 2017) with its dense (N x N) matrices and loops.
 """
@@ -45,6 +51,67 @@ def evaluate_loop(
         tmp = raw.cumsum()
         tmp = np.asarray([x / (k + 1.0) for k, x in enumerate(tmp)]) * raw
         all_ap.append(tmp.sum() / raw.sum())
+    if not all_ap:
+        raise ValueError("no query has a true match")
+    return np.asarray(all_cmc).mean(axis=0), float(np.mean(all_ap)), len(all_ap)
+
+
+def compute_ap_market1501(good: np.ndarray, junk: np.ndarray, index: np.ndarray) -> tuple[float, np.ndarray]:
+    """(AP, CMC) of one query as ``compute_AP.m`` computes them; ``index`` is the ranked gallery."""
+    cmc = np.zeros(len(index))
+    ngood = len(good)
+    old_recall, old_precision, ap = 0.0, 1.0, 0.0
+    intersect_size, j, good_now, njunk = 0, 0, 0, 0
+    good_set, junk_set = set(good.tolist()), set(junk.tolist())
+    for n, item in enumerate(index.tolist()):
+        flag = False
+        if item in good_set:
+            cmc[n - njunk :] = 1
+            flag = True
+            good_now += 1
+        if item in junk_set:
+            njunk += 1
+            continue
+        if flag:
+            intersect_size += 1
+        recall = intersect_size / ngood
+        precision = intersect_size / (j + 1)
+        ap += (recall - old_recall) * ((old_precision + precision) / 2)
+        old_recall, old_precision = recall, precision
+        j += 1
+        if good_now == ngood:
+            break
+    return ap, cmc
+
+
+def evaluate_loop_market1501(
+    distmat: np.ndarray,
+    q_pids: np.ndarray,
+    g_pids: np.ndarray,
+    q_camids: np.ndarray,
+    g_camids: np.ndarray,
+    max_rank: int = 20,
+    junk_pids: Sequence[int] = (),
+) -> tuple[np.ndarray, float, int]:
+    """(cmc, mAP, number of counted queries) with ``compute_AP.m``'s AP, one query at a time.
+
+    Per query, as ``evaluation_mars.m``: good = same id, other camera, not a
+    junk id; junk = same id and camera, or a junk id.  Queries without a good
+    item are skipped (the MATLAB code would divide by zero).
+    """
+    all_cmc, all_ap = [], []
+    for i in range(distmat.shape[0]):
+        index = np.argsort(distmat[i], kind="stable")
+        same = g_pids == q_pids[i]
+        junk = (same & (g_camids == q_camids[i])) | np.isin(g_pids, list(junk_pids))
+        good = np.flatnonzero(same & ~junk)
+        if len(good) == 0:
+            continue
+        ap, cmc = compute_ap_market1501(good, np.flatnonzero(junk), index)
+        row = np.ones(max_rank) * cmc[-1]
+        row[: min(max_rank, len(cmc))] = cmc[:max_rank]
+        all_cmc.append(row)
+        all_ap.append(ap)
     if not all_ap:
         raise ValueError("no query has a true match")
     return np.asarray(all_cmc).mean(axis=0), float(np.mean(all_ap)), len(all_ap)

@@ -101,8 +101,8 @@ def curate_cmd(ctx: click.Context, footage: Path, out: Path, **p) -> None:
                         work=p["work"], progress=not p["quiet"], config_file=p["config_file"])
     path, report = curate(req, log=click.echo)
     click.echo(format_report(report))
-    if report["quality"] is not None:
-        click.echo(format_quality(report["quality"]))
+    if report.quality is not None:
+        click.echo(format_quality(report.quality))
     click.echo(format_table1(table1_row(read_dataset(path, frames=False))))
     c = json.loads((path / "dataset.json").read_text())["counts"]
     click.echo("splits: " + ", ".join(f"{k} {v['tracklets']} tracklets / {v['identities']} ids" for k, v in c.items() if k != "total"))

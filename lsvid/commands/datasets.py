@@ -35,9 +35,14 @@ def format_counts(meta: dict) -> str:
 @click.option("--root", type=click.Path(path_type=Path), required=True, help="The dataset as downloaded and unpacked.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Dataset folder to write (must not exist).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (only once the new one is complete).")
-@click.option("--seed", type=int, default=None, help="PRID-2011 only: seed of its 10 random trials (default 0).")
+@click.option("--seed", type=int, default=None, help="PRID-2011 only: seed of its 10 random trials (default 0), used where no split file is found.")
 @click.option("--min-frames", type=click.IntRange(min=1), default=None, help="PRID-2011 only: frames a person needs in each camera (default 21).")
-def convert_cmd(name: str, root: Path, out: Path, overwrite: bool, seed: int | None, min_frames: int | None) -> None:
+@click.option(
+    "--split-file", type=click.Path(path_type=Path), default=None,
+    help="PRID-2011 only: the official train_test_splits_prid.mat (default: looked for under 'train-test people splits/' "
+    "in ROOT's PRID folder and its parent; without one, seeded trials).",
+)
+def convert_cmd(name: str, root: Path, out: Path, overwrite: bool, seed: int | None, min_frames: int | None, split_file: Path | None) -> None:
     """Read a native dataset in its official layout and write it in the Parquet schema.
 
     Frame paths stay relative to ROOT (recorded in dataset.json); no image is
@@ -45,17 +50,24 @@ def convert_cmd(name: str, root: Path, out: Path, overwrite: bool, seed: int | N
     does not parse stops the conversion with a message naming it, and nothing
     is written.
     """
-    opts = {}
+    opts: dict = {}
     if name == "prid":
+        if seed is not None and split_file is not None:
+            raise click.UsageError("--seed draws trials where there is no split file; it cannot be combined with --split-file")
         if seed is not None:
             opts["seed"] = seed
         if min_frames is not None:
             opts["min_frames"] = min_frames
-    elif seed is not None or min_frames is not None:
-        raise click.UsageError("--seed and --min-frames apply to --dataset prid only")
+        if split_file is not None:
+            opts["split_file"] = str(split_file)  # recorded in dataset.json
+    elif seed is not None or min_frames is not None or split_file is not None:
+        raise click.UsageError("--seed, --min-frames and --split-file apply to --dataset prid only")
     path = convert(name, root, out, overwrite=overwrite, **opts)
     meta = json.loads((path / "dataset.json").read_text())
     click.echo(f"wrote {path} ({name}; protocol {meta['protocol']['name']}, {meta.get('num_trials', 1)} trial(s))")
+    info = meta.get("reader", {}).get("info", {})
+    if "split_source" in info:
+        click.echo(f"trials: {'split file ' + info['split_file'] if info['split_source'] == 'file' else 'seed ' + str(info.get('seed'))}")
     click.echo(format_counts(meta))
 
 

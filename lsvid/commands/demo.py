@@ -104,7 +104,8 @@ def demo_cmd(out: Path, seed: int, methods: str, identities: int, seconds: float
                         train_fraction=0.5, val_fraction=0.05)
     path, report = curate(req, log=click.echo)
     click.echo(format_report(report))
-    click.echo(format_quality(report["quality"]))
+    if report.quality is not None:  # always, with evaluate=True
+        click.echo(format_quality(report.quality))
     ds = read_dataset(path, frames=False)
     click.echo(format_table1(table1_row(ds)))
     click.echo("[3/5] benchmark: ResNet-18 frame CNN (CPU-sized), feature cache, " + methods)

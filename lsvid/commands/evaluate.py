@@ -12,6 +12,7 @@ import numpy as np
 from lsvid_core.errors import InputError, MissingInputError, UnsafeOutputError
 from protocols import read_dataset
 from protocols.evaluation import evaluate_dataset, summarize
+from protocols.metrics import AP_VARIANTS
 
 EXPECTED = "a .npy of shape (tracklets, D) in tracklets.parquet order, or an .npz with arrays 'tracklet_id' and 'features'"
 
@@ -92,16 +93,23 @@ def _write_json(path: Path, data: dict) -> None:
 @click.option("--metric", type=click.Choice(["euclidean", "cosine", "sqeuclidean"]), default="euclidean", show_default=True)
 @click.option("--rerank", is_flag=True, help="k-reciprocal re-ranking (Zhong et al. 2017; k1=20, k2=6, lambda=0.3).")
 @click.option("--trial", "trials", type=click.IntRange(min=0), multiple=True, help="Score only these trials (PRID/iLIDS); default all.")
+@click.option(
+    "--ap", "ap", type=click.Choice(list(AP_VARIANTS)), default=None,
+    help="AP definition of the mAP: torchreid (mean precision at each true match) or market1501 (the official "
+    "Market-1501/MARS MATLAB code's trapezoid rule).  Default: the dataset protocol's.",
+)
 @click.option("--json-out", type=click.Path(path_type=Path), default=None, help="Also write the results as JSON.")
-def evaluate_cmd(dataset: Path, features: Path, metric: str, rerank: bool, trials: tuple[int, ...], json_out: Path | None) -> None:
-    """CMC and mAP of FEATURES under DATASET's protocol (junk ids, trials, max rank)."""
+def evaluate_cmd(dataset: Path, features: Path, metric: str, rerank: bool, trials: tuple[int, ...], ap: str | None, json_out: Path | None) -> None:
+    """CMC and mAP of FEATURES under DATASET's protocol (junk ids, trials, max rank, AP definition)."""
     _check_json_out(json_out)
     ds = read_dataset(dataset, frames=False)
+    variant = ap or ds.protocol.average_precision
     feats = load_features(features, ds.tracklets["tracklet_id"].to_numpy())
     try:
-        results = evaluate_dataset(ds, feats, metric=metric, rerank=rerank, trials=trials or None)
+        results = evaluate_dataset(ds, feats, metric=metric, rerank=rerank, trials=trials or None, ap=variant)
     except InputError as e:
         raise InputError(f"{features}: {e}") from None
+    click.echo(f"AP: {variant} ({'--ap' if ap else 'the dataset protocol'}'s definition)")
     for r in results:
         d = r.result.to_dict()
         click.echo(
@@ -115,4 +123,7 @@ def evaluate_cmd(dataset: Path, features: Path, metric: str, rerank: bool, trial
             f"mean over {len(results)} trials: mAP {s['mAP']:.2%} ± {s['mAP_std']:.2%}  R1 {s['rank1']:.2%} ± {s['rank1_std']:.2%}"
         )
     if json_out:
-        _write_json(json_out, {"dataset": str(dataset), "summary": s, "trials": [dict(trial=r.trial, **r.result.to_dict()) for r in results]})
+        _write_json(
+            json_out,
+            {"dataset": str(dataset), "ap": variant, "summary": s, "trials": [dict(trial=r.trial, **r.result.to_dict()) for r in results]},
+        )

@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
@@ -24,9 +24,8 @@ import numpy as np
 from lsvid_core.errors import FileSystemError, OutputExistsError, UnsafeOutputError
 from lsvid_core.paths import check_location
 
-from lsvid.footage import find_videos, probe
-from lsvid.synth.preview import read_frames
-from lsvid.synth.truth import read_mot
+from lsvid.footage import VideoSource, find_videos, probe, read_frames
+from lsvid.mot import read_mot
 
 from .base import DetectorError
 from .offline import offline_training
@@ -48,7 +47,8 @@ def export_yolo_dataset(footage: str | os.PathLike, out_dir: str | os.PathLike, 
                         min_visibility: float = 0.3, val_every: int = 5) -> ExportSummary:
     """Write ``frames_per_video`` frames per video (evenly spread) with YOLO labels under ``out_dir``
     (``images/{train,val}``, ``labels/{train,val}``, ``data.yaml``); every ``val_every``-th frame
-    goes to validation.  Videos without MOT truth are skipped; none with truth is an error."""
+    goes to validation.  Videos without MOT truth are skipped; none with truth is an error, and so
+    is a truncated video (:class:`lsvid.footage.FootageError`, naming it)."""
     out = Path(out_dir)
     videos = [v for v in find_videos(footage) if v.truth is not None]
     if not videos:
@@ -60,21 +60,7 @@ def export_yolo_dataset(footage: str | os.PathLike, out_dir: str | os.PathLike, 
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
     for v in videos:
-        info = probe(v)
-        gt = read_mot(v.truth)
-        gt = gt[(gt["conf"] != 0) & (gt["visibility"] >= min_visibility)]
-        by_frame = {int(f) - 1: g for f, g in gt.groupby("frame")}
-        picks = np.unique(np.linspace(0, info.frames - 1, num=max(1, frames_per_video)).round().astype(int)).tolist()
-        for k, (i, img) in enumerate(sorted(read_frames(v.path, picks).items())):
-            split = "val" if val_every > 0 and k % val_every == val_every - 1 else "train"
-            stem = f"{v.camera}_{v.slot}_{i:06d}"
-            h, w = img.shape[:2]
-            g = by_frame.get(i)
-            lines = []
-            if g is not None:
-                x, y, bw, bh = (g[c].to_numpy(np.float64) for c in ("bb_left", "bb_top", "bb_width", "bb_height"))
-                for cx, cy, nw, nh in zip((x + bw / 2) / w, (y + bh / 2) / h, bw / w, bh / h):
-                    lines.append(f"0 {cx:.6f} {cy:.6f} {nw:.6f} {nh:.6f}")
+        for split, stem, img, lines in _labelled_frames(v, frames_per_video, min_visibility, val_every):
             if not cv2.imwrite(str(out / "images" / split / f"{stem}.jpg"), img):
                 raise FileSystemError(f"{out / 'images' / split / stem}.jpg: could not write the frame")
             (out / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
@@ -84,6 +70,26 @@ def export_yolo_dataset(footage: str | os.PathLike, out_dir: str | os.PathLike, 
     data_yaml = out / "data.yaml"
     data_yaml.write_text(f"path: {out.resolve().as_posix()}\ntrain: images/train\nval: {val}\nnames:\n  0: {CLASS_NAME}\n")
     return ExportSummary(data_yaml, counts["train"], counts["val"], boxes, len(videos))
+
+
+def _labelled_frames(video: VideoSource, frames_per_video: int, min_visibility: float,
+                     val_every: int) -> Iterator[tuple[str, str, np.ndarray, list[str]]]:
+    """``(split, file stem, image, YOLO label lines)`` of the frames sampled from ``video``."""
+    info = probe(video)
+    gt = read_mot(video.truth)
+    gt = gt[(gt["conf"] != 0) & (gt["visibility"] >= min_visibility)]
+    by_frame = {int(f) - 1: g for f, g in gt.groupby("frame")}
+    picks = np.unique(np.linspace(0, info.frames - 1, num=max(1, frames_per_video)).round().astype(int)).tolist()
+    for k, (i, img) in enumerate(read_frames(video, indices=picks)):
+        split = "val" if val_every > 0 and k % val_every == val_every - 1 else "train"
+        h, w = img.shape[:2]
+        g = by_frame.get(i)
+        lines = []
+        if g is not None:
+            x, y, bw, bh = (g[c].to_numpy(np.float64) for c in ("bb_left", "bb_top", "bb_width", "bb_height"))
+            for cx, cy, nw, nh in zip((x + bw / 2) / w, (y + bh / 2) / h, bw / w, bh / h):
+                lines.append(f"0 {cx:.6f} {cy:.6f} {nw:.6f} {nh:.6f}")
+        yield split, f"{video.camera}_{video.slot}_{i:06d}", img, lines
 
 
 def _check_model(model: str) -> str:

@@ -6,7 +6,7 @@ from typing import Sequence
 import numpy as np
 
 from lsvid.footage import VideoSource
-from lsvid.synth.truth import read_mot
+from lsvid.mot import read_mot
 
 from . import register_detector
 from .base import Detector, DetectorError, check_frames

@@ -13,13 +13,16 @@ Public API:
 - :func:`render_video` (``config, camera, slot`` -> frames, truth) -- one video in memory
 - :func:`open_video` -- the same frame by frame (:class:`VideoRenderer`, ``render(i, labels=True)``)
 - :func:`plan_footage` -- the schedule alone (who, where, when), no pixels; :func:`make_plan` -- a hand-built one
-- :func:`read_mot`, :func:`write_mot`, :func:`read_truth`, :func:`read_manifest` -- truth files
+- :func:`read_mot`, :func:`write_mot`, :func:`read_truth`, :func:`read_manifest` -- truth files (the MOT
+  functions live in :mod:`lsvid.mot`, re-exported here)
 - :func:`contact_sheet` -- a PNG of frames with their truth boxes
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from lsvid.mot import MOT_COLUMNS, mot_frame, read_mot, write_mot
 
 from .camera import CameraSpec, CameraView, Occluder, sample_camera
 from .config import GENERATOR_VERSION, SynthConfig
@@ -29,7 +32,7 @@ from .motion import Track, Visit, build_track
 from .network import Plan, make_plan, plan_footage
 from .preview import contact_sheet
 from .render import RenderedFrame, VideoRenderer, open_video
-from .truth import MOT_COLUMNS, identities_table, mot_frame, read_mot, visits_table, write_mot
+from .truth import identities_table, visits_table
 from .writer import VideoWriter, video_codec, video_info
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lsvid import __version__ as lsvid_version
+from lsvid.mot import MOT_COLUMNS, MOT_DOC, mot_frame, read_mot, write_mot
 from lsvid_core.errors import MissingInputError
 from lsvid_core.paths import check_output, staged_folder
 
@@ -35,8 +36,7 @@ from .camera import sample_lighting
 from .config import GENERATOR_VERSION, SynthConfig
 from .network import Plan, plan_footage
 from .render import open_video
-from .truth import (MOT_COLUMNS, MOT_DOC, identities_table, mot_frame, read_mot, visits_table, write_csv, write_json,
-                    write_mot)
+from .truth import identities_table, visits_table, write_csv, write_json
 from .writer import VideoWriter, video_codec
 
 MANIFEST = "footage.json"

@@ -9,10 +9,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from lsvid.footage import read_frames
+from lsvid.mot import read_mot
 from lsvid_core.errors import FileSystemError
 
 from .footage import read_manifest
-from .truth import read_mot
 
 
 def id_colour(person_id: int) -> tuple[int, int, int]:
@@ -20,24 +21,6 @@ def id_colour(person_id: int) -> tuple[int, int, int]:
     h = zlib.crc32(str(person_id).encode()) % 180
     hsv = np.array([[[h, 220, 255]]], np.uint8)
     return tuple(int(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])  # type: ignore[return-value]
-
-
-def read_frames(path: str | os.PathLike, indices: list[int]) -> dict[int, np.ndarray]:
-    """Frames ``indices`` (0-based) of a video, decoded in order (seeking is unreliable in MPEG-4)."""
-    want = set(indices)
-    got: dict[int, np.ndarray] = {}
-    cap = cv2.VideoCapture(str(path))
-    try:
-        i = 0
-        while want - set(got) and cap.grab():
-            if i in want:
-                ok, img = cap.retrieve()
-                if ok:
-                    got[i] = img
-            i += 1
-    finally:
-        cap.release()
-    return got
 
 
 def draw_truth(img: np.ndarray, rows: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -58,7 +41,8 @@ def draw_truth(img: np.ndarray, rows: np.ndarray, scale: float = 1.0) -> np.ndar
 def contact_sheet(footage_dir: str | os.PathLike, out_png: str | os.PathLike | None = None, *, per_video: int = 4,
                   tile_width: int = 400) -> Path:
     """Write a PNG grid: one row per video (camera, slot), ``per_video`` frames across, evenly
-    spread over the video, each with its truth boxes.  Defaults to ``FOOTAGE/preview.png``."""
+    spread over the video, each with its truth boxes.  Defaults to ``FOOTAGE/preview.png``.
+    A truncated video is a :class:`lsvid.footage.FootageError` naming it."""
     root = Path(footage_dir)
     manifest = read_manifest(root)
     w, h = manifest["size"]
@@ -68,7 +52,7 @@ def contact_sheet(footage_dir: str | os.PathLike, out_png: str | os.PathLike | N
     for v in manifest["videos"]:
         n = v["frames"]
         picks = [int(round((k + 1) * n / (per_video + 1))) for k in range(per_video)]
-        frames = read_frames(root / v["video"], picks)
+        frames = dict(read_frames(root / v["video"], indices=picks))
         truth = read_mot(root / v["truth"])
         tiles = []
         for f in picks:

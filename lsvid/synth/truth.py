@@ -1,134 +1,29 @@
-"""The truth files of a footage set: MOT ground truth per video, identities.csv, visits.csv,
+"""The truth tables of a footage set besides its MOT files: identities.csv, visits.csv,
 footage.json.
 
-MOT ground truth follows the MOTChallenge ``gt.txt`` layout, one box per line,
-no header::
-
-    frame, id, bb_left, bb_top, bb_width, bb_height, conf, class, visibility
-
-``frame`` is 1-based; ``id`` the person id, the same in every camera (the
-identity truth the curation pipeline is scored against); the box is in whole
-pixels, 0-based (``bb_left`` is the column of the leftmost pixel), covers the
-whole figure (occluded parts included) and is clipped to the frame; ``conf``
-is the MOTChallenge consider flag (1, or 0 when nobody could see the person:
-visibility 0); ``class`` is 1 (pedestrian); ``visibility`` is the share of the
-figure's pixels not hidden by occluders, by people in front, or by the frame
-edge.
-
-Box coordinates are 0-based, as numpy and OpenCV index pixels, so
-``image[top:top + height, left:left + width]`` is the box.  Some MOT tools
-read boxes as 1-based MATLAB coordinates (``motmetrics.io.loadtxt`` subtracts
-one); compare like with like.
-
-Every table is written with fixed number formats, so the same seed gives the
-same bytes.
+MOT ground truth per video is read and written by :mod:`lsvid.mot`, the
+curation side's module (its docstring describes the layout); it is
+re-exported here for scripts that import it from this module.  Every table is
+written with fixed number formats, so the same seed gives the same bytes.
 """
 from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from lsvid_core.errors import InputError, MissingInputError
+from lsvid.mot import MOT_COLUMNS, MOT_DOC, mot_frame, read_mot, write_mot, write_text_atomic
 
 from .identity import identity_row
 from .network import Plan
 
-MOT_COLUMNS: tuple[str, ...] = ("frame", "id", "bb_left", "bb_top", "bb_width", "bb_height", "conf", "class", "visibility")
-MOT_DOC: dict[str, str] = {
-    "frame": "frame number, 1-based",
-    "id": "person id, the same in every camera and slot",
-    "bb_left": "leftmost pixel column of the box (0-based)",
-    "bb_top": "topmost pixel row of the box (0-based)",
-    "bb_width": "box width in pixels (whole figure, occluded parts included, clipped to the frame)",
-    "bb_height": "box height in pixels",
-    "conf": "MOTChallenge consider flag: 1, or 0 when the person is completely hidden (visibility 0)",
-    "class": "1 = pedestrian",
-    "visibility": "share of the figure's pixels that are visible (not covered by occluders, people in front, or the frame edge)",
-}
-_MOT_INT = MOT_COLUMNS[:-1]
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def mot_frame(rows: Iterable[tuple]) -> pd.DataFrame:
-    """Truth rows (tuples in :data:`MOT_COLUMNS` order) as a typed DataFrame, sorted by frame and id."""
-    df = pd.DataFrame(list(rows), columns=list(MOT_COLUMNS))
-    df = df.astype({c: "int64" for c in _MOT_INT} | {"visibility": "float64"})
-    return df.sort_values(["frame", "id"], kind="stable").reset_index(drop=True)
-
-
-def format_mot(df: pd.DataFrame) -> str:
-    """MOT ground truth as text (integers, visibility with three decimals)."""
-    df = df.sort_values(["frame", "id"], kind="stable")
-    cols = [df[c].to_numpy(np.int64) for c in _MOT_INT]
-    vis = df["visibility"].to_numpy(np.float64)
-    lines = [f"{f},{i},{x},{y},{w},{h},{c},{k},{v:.3f}" for f, i, x, y, w, h, c, k, v in zip(*cols, vis)]
-    return "\n".join(lines) + ("\n" if lines else "")
-
-
-def write_mot(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write MOT ground truth (columns :data:`MOT_COLUMNS`) to ``path``, atomically."""
-    missing = [c for c in MOT_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(f"{path}: MOT truth needs columns {list(MOT_COLUMNS)}; missing {missing}")
-    path = Path(path)
-    _atomic_write_text(path, format_mot(df))
-    return path
-
-
-def read_mot(path: str | os.PathLike) -> pd.DataFrame:
-    """A MOTChallenge file as a DataFrame with :data:`MOT_COLUMNS`.
-
-    Reads ground truth (9 columns) and detection/result files (6 to 10
-    columns; a 10-column file's world coordinates are dropped); missing
-    ``conf``/``class``/``visibility`` read as 1.  An empty file gives an empty
-    frame with the right columns.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise MissingInputError(f"{path}: no such MOT file")
-    if path.stat().st_size == 0:
-        return mot_frame([])
-    raw = pd.read_csv(path, header=None, dtype=float)
-    if raw.shape[1] < 6:
-        raise InputError(f"{path}: a MOT file has at least 6 columns (frame, id, left, top, width, height); found {raw.shape[1]}")
-    df = raw.iloc[:, : min(raw.shape[1], 9)].copy()
-    df.columns = list(MOT_COLUMNS[: df.shape[1]])
-    for c, default in (("conf", 1.0), ("class", 1.0), ("visibility", 1.0)):
-        if c not in df.columns:
-            df[c] = default
-    if raw.shape[1] == 10:  # MOT15-style results: conf, x, y, z after the box
-        df["class"], df["visibility"] = 1.0, 1.0
-    bad = df[list(MOT_COLUMNS[:6])].isna().any(axis=1)
-    if bad.any():
-        raise InputError(f"{path}: line {int(np.flatnonzero(bad.to_numpy())[0]) + 1} has an empty value")
-    # Boxes may be fractional in detection files; keep them as read there, integral in ground truth.
-    out = df[list(MOT_COLUMNS)]
-    ints = ["frame", "id", "conf", "class"] + [c for c in ("bb_left", "bb_top", "bb_width", "bb_height")
-                                               if (out[c] == np.round(out[c])).all()]
-    return out.astype({c: "int64" for c in ints}).sort_values(["frame", "id"], kind="stable").reset_index(drop=True)
-
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """A table as CSV with a header, atomically, floats in a fixed format."""
-    path = Path(path)
-    _atomic_write_text(path, df.to_csv(index=False, lineterminator="\n", float_format="%.4f"))
-    return path
+    return write_text_atomic(path, df.to_csv(index=False, lineterminator="\n", float_format="%.4f"))
 
 
 def identities_table(plan: Plan) -> pd.DataFrame:
@@ -175,6 +70,9 @@ def visits_table(plan: Plan) -> pd.DataFrame:
 
 
 def write_json(data: dict[str, Any], path: str | os.PathLike) -> Path:
-    path = Path(path)
-    _atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-    return path
+    """``data`` as indented JSON with sorted keys, atomically."""
+    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+__all__ = ["MOT_COLUMNS", "MOT_DOC", "identities_table", "mot_frame", "read_mot", "visits_table", "write_csv", "write_json",
+           "write_mot"]

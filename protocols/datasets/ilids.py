@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -41,6 +43,23 @@ PERSON_RE = re.compile(r"person(\d{3})")
 SPLIT_FILE = "train-test people splits/train_test_splits_ilidsvid.mat"
 
 
+def load_ls_set(path: Path, persons: int, mismatch: Callable[[tuple[int, ...]], str] | None = None) -> np.ndarray:
+    """``ls_set`` of an official split file of Wang et al. (iLIDS-VID's or PRID-2011's), 1-based.
+
+    Trials x ``persons``, each row a permutation of 1..persons.  A file of
+    another shape is refused; ``mismatch(shape)``, if given, words the message.
+    """
+    what = "'ls_set': trials x persons, 1-based indices into the sorted persons"
+    ls_set = as_int_matrix(load_mat_array(path, "ls_set", what), path, "ls_set")
+    if ls_set.ndim != 2 or ls_set.shape[1] != persons:
+        shape = tuple(ls_set.shape)
+        raise NativeFormatError(path, mismatch(shape) if mismatch else f"'ls_set' has shape {shape}; expected (trials, {persons}) for {persons} persons")
+    for t, row in enumerate(ls_set):
+        if sorted(row.tolist()) != list(range(1, persons + 1)):
+            raise NativeFormatError(path, f"row {t + 1} of 'ls_set' is not a permutation of 1..{persons}")
+    return ls_set
+
+
 @register_dataset("ilids", protocol=PROTOCOL, official=OFFICIAL)
 def read_ilids(root: str | os.PathLike) -> NativeDataset:
     """Read iLIDS-VID (``root`` holds ``i-LIDS-VID/`` and ``train-test people splits/``)."""
@@ -58,16 +77,7 @@ def read_ilids(root: str | os.PathLike) -> NativeDataset:
         raise NativeFormatError(base / "i-LIDS-VID" / "sequences", f"cam1 and cam2 must hold the same persons; differing: {only[:5]}")
     names = persons[1]
     split_path = base / SPLIT_FILE
-    ls_set = as_int_matrix(
-        load_mat_array(split_path, "ls_set", "'ls_set': trials x persons, 1-based indices into the sorted person folders"),
-        split_path,
-        "ls_set",
-    )
-    if ls_set.ndim != 2 or ls_set.shape[1] != len(names):
-        raise NativeFormatError(split_path, f"'ls_set' has shape {ls_set.shape}; expected (trials, {len(names)}) for {len(names)} persons")
-    for t, row in enumerate(ls_set):
-        if sorted(row.tolist()) != list(range(1, len(names) + 1)):
-            raise NativeFormatError(split_path, f"row {t + 1} of 'ls_set' is not a permutation of 1..{len(names)}")
+    ls_set = load_ls_set(split_path, len(names))
 
     seqs = []
     for n in names:

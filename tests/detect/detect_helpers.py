@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from lsvid.footage import VideoSource, read_frames
-from lsvid.synth.truth import read_mot, write_mot
+from lsvid.mot import read_mot, write_mot
 
 #: The footage of the quality tests: a seed none of the detectors was tuned or trained on.
 FOOTAGE_SEED = 31

@@ -8,7 +8,7 @@ import pytest
 from detect_helpers import assert_well_formed, detect_video, recall_precision
 
 from lsvid.detect import DetectorError, create_detector
-from lsvid.synth.truth import read_mot
+from lsvid.mot import read_mot
 
 
 def test_truth_scores_perfectly(footage, tmp_path):

@@ -6,8 +6,8 @@ from dataclasses import replace
 import numpy as np
 from synth_helpers import SMALL
 
+from lsvid.footage import read_frames
 from lsvid.synth import SynthConfig, generate_footage, plan_footage, sample_camera, sample_identities
-from lsvid.synth.preview import read_frames
 
 TINY = SynthConfig(cameras=2, identities=6, seconds=4, fps=10, size=(160, 96), seed=7)
 TRUTH_FILES = ["identities.csv", "visits.csv", "footage.json", "cam01/slot01.gt.txt", "cam02/slot01.gt.txt"]
@@ -23,8 +23,8 @@ def test_same_seed_same_truth_bytes_and_frames_other_seed_other_truth(tmp_path):
     assert (tmp_path / "a" / "cam01/slot01.gt.txt").read_bytes() != (tmp_path / "c" / "cam01/slot01.gt.txt").read_bytes()
     assert (tmp_path / "a" / "identities.csv").read_bytes() != (tmp_path / "c" / "identities.csv").read_bytes()
     video = a["videos"][0]["video"]
-    fa = read_frames(tmp_path / "a" / video, [5, 20])
-    fb = read_frames(tmp_path / "b" / video, [5, 20])
+    fa = dict(read_frames(tmp_path / "a" / video, indices=[5, 20]))
+    fb = dict(read_frames(tmp_path / "b" / video, indices=[5, 20]))
     for k in (5, 20):
         assert np.abs(fa[k].astype(int) - fb[k].astype(int)).mean() < 1.0
 

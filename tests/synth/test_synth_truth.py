@@ -1,37 +1,24 @@
-"""MOT files: the layout other tools read, and reading theirs."""
+"""The generator's truth goes through the curation side's MOT module (lsvid.mot), which
+lsvid.synth re-exports as part of its public API."""
 from __future__ import annotations
 
-import pandas as pd
-import pytest
-
-from lsvid.synth import MOT_COLUMNS, mot_frame, read_mot, write_mot
-
-
-def test_mot_round_trip_and_layout(tmp_path):
-    df = mot_frame([(2, 7, 10, 20, 30, 80, 1, 1, 0.5), (1, 3, 0, 5, 12, 40, 0, 1, 0.0), (1, 7, 11, 20, 30, 81, 1, 1, 1.0)])
-    path = write_mot(df, tmp_path / "gt.txt")
-    assert path.read_text().splitlines() == ["1,3,0,5,12,40,0,1,0.000", "1,7,11,20,30,81,1,1,1.000", "2,7,10,20,30,80,1,1,0.500"]
-    back = read_mot(path)
-    assert list(back.columns) == list(MOT_COLUMNS)
-    assert back.equals(df)
+import lsvid.mot
+import lsvid.synth
+from lsvid.synth import MOT_COLUMNS, read_mot, read_truth
 
 
-def test_reads_detection_and_result_files(tmp_path):
-    (tmp_path / "det.txt").write_text("1,-1,10.5,20.25,30,80,0.9,-1,-1,-1\n2,-1,11,21,30,80,0.8,-1,-1,-1\n")
-    det = read_mot(tmp_path / "det.txt")
-    assert det["bb_left"].tolist() == [10.5, 11.0] and det["visibility"].tolist() == [1.0, 1.0]
-    (tmp_path / "six.txt").write_text("3,1,1,2,3,4\n")
-    six = read_mot(tmp_path / "six.txt")
-    assert six.loc[0, ["conf", "class", "visibility"]].tolist() == [1, 1, 1.0]
-    (tmp_path / "empty.txt").write_text("")
-    assert read_mot(tmp_path / "empty.txt").empty
+def test_synth_reexports_the_mot_functions_of_lsvid_mot():
+    for name in ("read_mot", "write_mot", "mot_frame", "MOT_COLUMNS"):
+        assert getattr(lsvid.synth, name) is getattr(lsvid.mot, name), name
+        assert name in lsvid.synth.__all__
 
 
-def test_bad_mot_files_are_named(tmp_path):
-    (tmp_path / "bad.txt").write_text("1,2,3\n")
-    with pytest.raises(ValueError, match="bad.txt"):
-        read_mot(tmp_path / "bad.txt")
-    with pytest.raises(FileNotFoundError):
-        read_mot(tmp_path / "missing.txt")
-    with pytest.raises(ValueError, match="missing"):
-        write_mot(pd.DataFrame({"frame": [1]}), tmp_path / "x.txt")
+def test_written_truth_reads_back_in_the_mot_layout(footage):
+    root, manifest = footage
+    entry = manifest["videos"][0]
+    gt = read_mot(root / entry["truth"])
+    assert list(gt.columns) == list(MOT_COLUMNS) and len(gt) == entry["boxes"]
+    assert (root / entry["truth"]).read_text() == lsvid.mot.format_mot(gt)  # fixed formats: the bytes repeat
+    assert manifest["mot"]["columns"] == list(MOT_COLUMNS) and manifest["mot"]["doc"] == lsvid.mot.MOT_DOC
+    all_truth = read_truth(root)
+    assert list(all_truth.columns) == ["camera", "slot", *MOT_COLUMNS]
