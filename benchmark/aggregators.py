@@ -110,7 +110,9 @@ def pyramid_conv(in_dim: int, num_branches: int = 3, kernel_size: int = 3) -> nn
 
 @register_aggregator("lstm")
 def lstm(in_dim: int, hidden: int | None = None, num_layers: int = 1, bidirectional: bool = False) -> nn.Module:
-    """Recurrent aggregation (GLTR Table 4's LSTM row; McLaughlin et al., "Recurrent Convolutional Network for Video-based Person Re-identification", CVPR 2016; Yan et al., "Person Re-identification via Recurrent Feature Aggregation", ECCV 2016)."""
+    """Recurrent aggregation (GLTR Table 4's LSTM row; McLaughlin et al., "Recurrent Convolutional Network
+    for Video-based Person Re-identification", CVPR 2016; Yan et al., "Person Re-identification via
+    Recurrent Feature Aggregation", ECCV 2016)."""
     return LSTMPool(in_dim, hidden, num_layers, bidirectional)
 
 

@@ -116,15 +116,18 @@ class BenchConfig:
         at_least(self, ("feature_batch",), 1)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["ap"] is None:
+            del d["ap"]  # unset, it changes nothing: configs (and their hashes) stay as they were before the field
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "BenchConfig":
+    def from_dict(cls, d: dict[str, Any]) -> BenchConfig:
         return from_dict(cls, d, "config")
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "BenchConfig":
+    def from_file(cls, path: str | Path) -> BenchConfig:
         return from_file(cls, path)

@@ -29,11 +29,12 @@ import torch
 
 from gltr import load_checkpoint
 from lsvid_core.errors import InputError, LsvidError
+from lsvid_core.paths import atomic_write_text
 from protocols import Dataset
 
 from .fingerprint import dataset_fingerprint, file_sha256
 from .frames import make_loader, normalize
-from .runtime import NonFiniteError, atomic_write_text, autocast, code_version, folder_lock
+from .runtime import NonFiniteError, autocast, code_version, folder_lock
 
 MANIFEST = "manifest.json"
 FEATURES = "features.npy"
@@ -159,7 +160,7 @@ def _open_features(folder: Path, shape: tuple[int, int], ckpt_sha: str, log: Cal
     return np.lib.format.open_memmap(fpath, mode="w+", dtype=np.float32, shape=shape), 0
 
 
-def _embed_into(sink: "_FeatureSink", model: torch.nn.Module, loader: Iterable, device: torch.device, *, batches: int, progress: bool) -> None:
+def _embed_into(sink: _FeatureSink, model: torch.nn.Module, loader: Iterable, device: torch.device, *, batches: int, progress: bool) -> None:
     """Run every batch of ``loader`` through ``model`` into ``sink``; on any failure what was embedded before it is kept."""
     from tqdm import tqdm
 
@@ -224,10 +225,8 @@ def inference_model(model: torch.nn.Module, device: torch.device, *, fuse: bool 
     if fuse:
         from torch.fx.experimental.optimization import fuse as fx_fuse
 
-        try:
+        with contextlib.suppress(Exception):  # an untraceable network is still a valid backbone
             model = fx_fuse(model)
-        except Exception:  # noqa: BLE001 - an untraceable network is still a valid backbone
-            pass
     return model.to(device).to(memory_format=torch.channels_last)
 
 

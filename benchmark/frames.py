@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -221,7 +221,7 @@ def _threaded_batches(
     all_labels = torch.from_numpy(labels)
     pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="decode")
 
-    def fill(buf: torch.Tensor, idx: list[int], after: "torch.cuda.Event | None") -> None:
+    def fill(buf: torch.Tensor, idx: list[int], after: torch.cuda.Event | None) -> None:
         if after is not None:
             after.synchronize()  # the previous batch in this buffer has reached the device
         rows = buf.numpy()

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lsvid_core.errors import InputError
+from lsvid_core.paths import check_output, relative_inside, safe_component, staged_folder
 
 from .config import result_settings
 from .results import read_leaderboard, row_ap
@@ -224,9 +225,12 @@ def retrieval_strips(topk_file: Path, dataset_path: Path, out: Path, *, max_quer
 
 
 def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_dir: str | os.PathLike | None = None, strips_method: str | None = None) -> dict[str, Any]:
-    """Write ``leaderboard.md``, ``leaderboard.tex`` (booktabs), ``index.html``, ``cmc_<dataset>.png`` and retrieval strips."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``leaderboard.md``, ``leaderboard.tex`` (booktabs), ``index.html``, ``cmc_<dataset>.png`` and retrieval strips.
+
+    The report folder is built aside and renamed into place, replacing an
+    earlier report but never a folder this tool did not write, nor writing
+    through a symbolic link planted in it."""
+    out = check_output(Path(out_dir), overwrite=True, hosts=[("--runs", run_dir)], inputs=[("--leaderboard", leaderboard)], kind="report folder")
     df = read_leaderboard(leaderboard)
     if df.empty:
         raise InputError(f"{leaderboard}: no rows yet; run `lsvid bench` first")
@@ -234,61 +238,62 @@ def render(leaderboard: str | os.PathLike, out_dir: str | os.PathLike, *, run_di
     methods = sorted(summary.method.unique(), key=lambda m: (ABLATION.index(m) if m in ABLATION else len(ABLATION), m))
     t2 = _table(summary, [m for m in methods if m in ABLATION], ("rank1", "mAP"))
     t4 = _table(summary, methods, ("rank1", "rank5", "rank20", "mAP"))
+    ap_note = _ap_note(summary)
+    notes = [n for n in (ap_note, _seeds_note(summary)) if n]
+    with staged_folder(out, kind="report", tool="lsvid leaderboard") as tmp:
+        images, strips = _figures(tmp, summary, df, methods, run_dir, strips_method)
+        (tmp / "leaderboard.md").write_text(_markdown_page(t2, t4, _provenance(summary), notes, images, strips))
+        tex = ["% lsvid leaderboard; needs \\usepackage{booktabs}"]
+        for table, shape in ((t2, "Ablation (the shape of Table 2"), (t4, "All methods (the shape of Table 4")):
+            tex += [_latex(*table, f"{shape} of Li et al., ICCV 2019). {CAPTION} {ap_note}"), ""]
+        (tmp / "leaderboard.tex").write_text("\n".join(tex[:-1]) + "\n")
+        (tmp / "index.html").write_text(_html_page(t2, t4, _provenance(summary), notes, images, strips, df))
+    return {"markdown": out / "leaderboard.md", "latex": out / "leaderboard.tex", "html": out / "index.html", "cmc": images, "strips": [s[2] for s in strips]}
+
+
+def _figures(out: Path, summary: pd.DataFrame, df: pd.DataFrame, methods: list[str], run_dir, strips_method: str | None):
+    """CMC curves per dataset and the strips of one method; names from the leaderboard become
+    file names, so each is checked to be a single harmless one."""
     images, strips = [], []
     for d in sorted(summary.dataset.unique()):
+        safe_component(d, "leaderboard dataset name")
         p = out / f"cmc_{d}.png"
         plot_cmc(summary, d, p)
         images.append(p.name)
-        if run_dir is not None:
-            method = strips_method or ("gltr" if "gltr" in methods else methods[-1])
-            rows = df[(df.dataset == d) & (df.method == method)].sort_values(["created", "trial"], kind="stable")
-            if len(rows):
-                s = out / f"strips_{d}_{method}.png"
-                last = rows[rows.trial == rows.trial.min()].iloc[-1]
-                folder = last.run_folder if isinstance(last.run_folder, str) else f"{d}/trial{last.trial}/{method}"  # rows from before run_folder
-                if retrieval_strips(Path(run_dir) / folder / "topk.npz", Path(last.dataset_path), s):
-                    strips.append((d, method, s.name))
-    seeds_note = _seeds_note(summary)
-    ap_note = _ap_note(summary)
-    md = [
-        "# Leaderboard",
-        "",
-        CAPTION,
-        "",
-        ap_note,
-        *(["", seeds_note] if seeds_note else []),
-        "",
-        "## Ablation (the shape of the paper's Table 2)",
-        "",
-        _markdown(*t2),
-        "",
-        "## All methods (the shape of the paper's Table 4)",
-        "",
-        _markdown(*t4),
-        "",
-    ]
-    prov = _provenance(summary)
+        if run_dir is None:
+            continue
+        method = safe_component(strips_method or ("gltr" if "gltr" in methods else methods[-1]), "method name")
+        rows = df[(df.dataset == d) & (df.method == method)].sort_values(["created", "trial"], kind="stable")
+        if len(rows):
+            s = out / f"strips_{d}_{method}.png"
+            last = rows[rows.trial == rows.trial.min()].iloc[-1]
+            folder = last.run_folder if isinstance(last.run_folder, str) else f"{d}/trial{last.trial}/{method}"  # rows from before run_folder
+            if retrieval_strips(Path(run_dir) / relative_inside(folder, "leaderboard run_folder") / "topk.npz", Path(last.dataset_path), s):
+                strips.append((d, method, s.name))
+    return images, strips
+
+
+def _markdown_page(t2, t4, prov, notes: list[str], images: list[str], strips) -> str:
+    md = ["# Leaderboard", "", CAPTION, *[x for n in notes for x in ("", n)], ""]
+    md += ["## Ablation (the shape of the paper's Table 2)", "", _markdown(*t2), ""]
+    md += ["## All methods (the shape of the paper's Table 4)", "", _markdown(*t4), ""]
     md += ["## Provenance", "", "Each cell's latest experiment (its settings' hash, less seed and execution fields) and what computed it.", "", _markdown(*prov), ""]
     md += [f"![CMC]({name})" for name in images]
     md += [f"\n![top-5 retrieval, {d}, {m}]({name})" for d, m, name in strips]
-    (out / "leaderboard.md").write_text("\n".join(md) + "\n")
-    tex = [
-        "% lsvid leaderboard; needs \\usepackage{booktabs}",
-        _latex(*t2, f"Ablation (the shape of Table 2 of Li et al., ICCV 2019). {CAPTION} {ap_note}"),
-        "",
-        _latex(*t4, f"All methods (the shape of Table 4 of Li et al., ICCV 2019). {CAPTION} {ap_note}"),
-    ]
-    (out / "leaderboard.tex").write_text("\n".join(tex) + "\n")
-    css = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
+    return "\n".join(md) + "\n"
+
+
+def _html_page(t2, t4, prov, notes: list[str], images: list[str], strips, df: pd.DataFrame) -> str:
+    css = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+           "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}")
     page = [f"<!doctype html><html><head><meta charset='utf-8'><title>lsvid leaderboard</title><style>{css}</style></head><body>",
-            f"<h1>Leaderboard</h1><p>{html.escape(CAPTION)}</p><p>{html.escape(ap_note)}</p>" + (f"<p>{html.escape(seeds_note)}</p>" if seeds_note else ""),
+            f"<h1>Leaderboard</h1><p>{html.escape(CAPTION)}</p>" + "".join(f"<p>{html.escape(n)}</p>" for n in notes),
             "<h2>Ablation (the shape of the paper's Table 2)</h2>", _html_table(*t2),
             "<h2>All methods (the shape of the paper's Table 4)</h2>", _html_table(*t4), "<h2>CMC curves</h2>"]
-    page += [f"<img src='{n}' alt='CMC'>" for n in images]
+    page += [f"<img src='{html.escape(n)}' alt='CMC'>" for n in images]
     page += ["<h2>Provenance</h2>", _html_table(*prov)]
     if strips:
         page.append("<h2>Top-5 retrieval (query in grey; green: same identity, red: another)</h2>")
-        page += [f"<h3>{html.escape(d)} — {html.escape(m)}</h3><img src='{n}' alt='strips'>" for d, m, n in strips]
+        page += [f"<h3>{html.escape(d)} — {html.escape(m)}</h3><img src='{html.escape(n)}' alt='strips'>" for d, m, n in strips]
     page.append(f"<p><small>{len(df)} rows; configs: {html.escape(json.dumps(sorted(df.config_hash.unique().tolist())))}</small></p></body></html>")
-    (out / "index.html").write_text("\n".join(page))
-    return {"markdown": out / "leaderboard.md", "latex": out / "leaderboard.tex", "html": out / "index.html", "cmc": images, "strips": [s[2] for s in strips]}
+    return "\n".join(page)

@@ -13,12 +13,15 @@ import fcntl
 import hashlib
 import json
 import os
-import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
+
+from lsvid_core.errors import InputError
+from lsvid_core.paths import atomic_write
 
 COLUMNS = [
     "dataset", "method", "backbone", "trial", "mAP", "rank1", "rank5", "rank10", "rank20", "cmc",
@@ -47,10 +50,18 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def read_leaderboard(path: str | os.PathLike) -> pd.DataFrame:
+    """The leaderboard's rows (none if the file does not exist yet); a damaged file is an
+    :class:`~lsvid_core.errors.InputError` naming it."""
     path = Path(path)
     if not path.exists():
         return pd.DataFrame(columns=COLUMNS)
-    df = pd.read_parquet(path)
+    try:
+        df = pd.read_parquet(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for files that are not Parquet
+        raise InputError(f"{path}: not a readable leaderboard ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
+    lacking = [c for c in ("dataset", "method", "trial", "mAP", "config") if c not in df.columns]
+    if lacking:
+        raise InputError(f"{path}: not a leaderboard written by `lsvid bench` (no column(s) {lacking})")
     for c in COLUMNS:  # a file written before a column existed
         if c not in df.columns:
             df[c] = None
@@ -67,9 +78,7 @@ def append_row(path: str | os.PathLike, row: dict[str, Any]) -> None:
         old = read_leaderboard(path)
         new = pd.DataFrame([{k: row[k] for k in COLUMNS}])
         df = new if old.empty else pd.concat([old, new], ignore_index=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        atomic_write(path, lambda t: df.to_parquet(t, index=False))
 
 
 def row_ap(values: pd.Series) -> pd.Series:

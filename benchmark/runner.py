@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,7 +36,7 @@ from .config import BenchConfig
 from .feature_cache import extract_features
 from .fingerprint import dataset_fingerprint, weights_id
 from .registry import REGISTRY, import_plugin
-from .results import append_row, config_hash, has_cell
+from .results import append_row, config_hash, has_cell, read_leaderboard
 from .runtime import code_version, device_name, environment, resolve_device, run_key, seed_everything
 from .stage_aggregator import SequenceIndex, aggregator_run_spec, embed_sequences, train_aggregator
 from .stage_frame import frame_run_spec, init_distributed, train_frame_model
@@ -61,7 +61,32 @@ class BenchRequest:
 
 
 def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Run every requested cell; returns the rows written (skipped cells excluded)."""
+    """Run every requested cell; returns the rows written (skipped cells excluded).
+
+    Everything that can be refused is refused before any work: methods and
+    their options, the device, the run folder and leaderboard, the dataset
+    (its name becomes a folder name) and the trials."""
+    _check_methods(req)
+    cfg = req.config
+    device = resolve_device(req.device)
+    check_location(req.run_dir, "--out")
+    board = req.leaderboard or (req.run_dir / "leaderboard.parquet")
+    check_location(board, "--leaderboard", folder=False)
+    read_leaderboard(board)  # a damaged leaderboard is refused now, not after hours of training
+    rank, world = init_distributed(device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
+    ds = read_dataset(req.dataset)
+    safe_component(ds.name, f"{Path(req.dataset) / 'dataset.json'}: name")  # it names the run folder
+    trials = list(range(ds.num_trials)) if req.trials is None else list(req.trials)
+    missing = [t for t in trials if not 0 <= t < ds.num_trials]
+    if missing:
+        raise ConfigError(f"--trial {missing[0]}: {ds.name} has trials 0..{ds.num_trials - 1}")
+    run = _Run(req, ds, dataset_fingerprint(ds), board, device, rank, _cell_config(req), cfg.ap or ds.protocol.average_precision, log)
+    return [row for trial in trials for row in run.trial(trial)]
+
+
+def _check_methods(req: BenchRequest) -> None:
     for p in req.plugins:
         import_plugin(p)
     if not req.methods:
@@ -71,72 +96,86 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
     unused = sorted(set(req.method_options) - set(req.methods))
     if unused:
         raise ConfigError(f"--option names method(s) {unused} that --methods does not run ({', '.join(req.methods)})")
-    cfg = req.config
-    device = resolve_device(req.device)
-    check_location(req.run_dir, "--out")
-    board = req.leaderboard or (req.run_dir / "leaderboard.parquet")
-    check_location(board, "--leaderboard", folder=False)
-    rank, world = init_distributed(device)
-    if world > 1 and device.type == "cuda":
-        device = torch.device("cuda", torch.cuda.current_device())
-    ds = read_dataset(req.dataset)
-    safe_component(ds.name, f"{Path(req.dataset) / 'dataset.json'}: name")  # it names the run folder
-    ds_sha = dataset_fingerprint(ds)
-    trials = list(range(ds.num_trials)) if req.trials is None else list(req.trials)
-    missing = [t for t in trials if not 0 <= t < ds.num_trials]
-    if missing:
-        raise ConfigError(f"--trial {missing[0]}: {ds.name} has trials 0..{ds.num_trials - 1}")
-    ap = cfg.ap or ds.protocol.average_precision  # a cell scored under another AP definition is not this one
-    rows = []
-    cfg_json = cfg.to_json()
-    if req.backbone_weights is not None:
-        # the initial weights decide the results as much as the config does: part of the cell's key
-        init = {"backbone_weights": weights_id(req.backbone_weights), "finetune": bool(req.finetune)}
-        cfg_json = json.dumps({**json.loads(cfg_json), "init": init}, sort_keys=True)
-    for trial in trials:
-        dt = ds.for_trial(trial)
-        tdir = req.run_dir / ds.name / f"trial{trial}"
-        todo = [
-            m for m in req.methods
-            if not has_cell(board, dataset_sha256=ds_sha, method=m, trial=trial, config_hash=config_hash(cfg_json, m, req.method_options.get(m, {})), rerank=cfg.rerank, ap=ap)
+
+
+def _cell_config(req: BenchRequest) -> str:
+    """The config as a leaderboard cell records it (and hashes it): with the initial weights, if given,
+    since they decide the results as much as the config does."""
+    cfg_json = req.config.to_json()
+    if req.backbone_weights is None:
+        return cfg_json
+    init = {"backbone_weights": weights_id(req.backbone_weights), "finetune": bool(req.finetune)}
+    return json.dumps({**json.loads(cfg_json), "init": init}, sort_keys=True)
+
+
+@dataclass
+class _Run:
+    """One ``run_bench`` call once everything is checked: what each trial needs."""
+
+    req: BenchRequest
+    ds: Any
+    ds_sha: str
+    board: Path
+    device: torch.device
+    rank: int
+    cfg_json: str
+    ap: str  # the AP definition scored: a cell scored under another one is not this cell
+    log: Callable[[str], None]
+
+    def todo(self, trial: int) -> list[str]:
+        cfg, opts = self.req.config, self.req.method_options
+        return [
+            m for m in self.req.methods
+            if not has_cell(self.board, dataset_sha256=self.ds_sha, method=m, trial=trial, config_hash=config_hash(self.cfg_json, m, opts.get(m, {})),
+                            rerank=cfg.rerank, ap=self.ap)
         ]
-        if not todo:
-            log(f"{ds.name} trial {trial}: all {len(req.methods)} cells already on the leaderboard")
-            continue
-        seed_everything(cfg.seed + trial)
+
+    def backbone(self, dt, trial: int) -> Path:
+        """Stage (a) for ``trial`` (or the given weights, used as they are)."""
+        req, cfg = self.req, self.req.config
         if req.backbone_weights is not None and not req.finetune:
-            ckpt = Path(req.backbone_weights)
-        else:
-            spec = frame_run_spec(dt, cfg.frame, seed=cfg.seed + trial, init_weights=req.backbone_weights, dataset_sha=ds_sha)
-            ckpt = train_frame_model(
-                dt, cfg.frame, out_dir=tdir / f"frame-{run_key(spec)}", device=device, seed=cfg.seed + trial,
-                init_weights=req.backbone_weights, log=log, progress=req.progress, dataset_sha=ds_sha,
-            )
-        if rank != 0:
-            continue  # under torchrun only stage (a) is distributed; rank 0 does the rest
+            return Path(req.backbone_weights)
+        spec = frame_run_spec(dt, cfg.frame, seed=cfg.seed + trial, init_weights=req.backbone_weights, dataset_sha=self.ds_sha)
+        return train_frame_model(
+            dt, cfg.frame, out_dir=req.run_dir / self.ds.name / f"trial{trial}" / f"frame-{run_key(spec)}", device=self.device, seed=cfg.seed + trial,
+            init_weights=req.backbone_weights, log=self.log, progress=req.progress, dataset_sha=self.ds_sha,
+        )
+
+    def trial(self, trial: int) -> list[dict[str, Any]]:
+        req, cfg, ds = self.req, self.req.config, self.ds
+        todo = self.todo(trial)
+        if not todo:
+            self.log(f"{ds.name} trial {trial}: all {len(req.methods)} cells already on the leaderboard")
+            return []
+        seed_everything(cfg.seed + trial)
+        dt = ds.for_trial(trial)
+        ckpt = self.backbone(dt, trial)
+        if self.rank != 0:
+            return []  # under torchrun only stage (a) is distributed; rank 0 does the rest
         cache = extract_features(
-            dt, ckpt, req.run_dir / "cache", device=device, batch_size=cfg.feature_batch,
-            workers=cfg.frame.workers, decoder=cfg.frame.decoder, log=log, progress=req.progress,
+            dt, ckpt, req.run_dir / "cache", device=self.device, batch_size=cfg.feature_batch,
+            workers=cfg.frame.workers, decoder=cfg.frame.decoder, log=self.log, progress=req.progress,
         )
         jobs = [
             _MethodJob(
-                dataset=str(Path(req.dataset).resolve()), trial=trial, method=m, options=req.method_options.get(m, {}), config=cfg, cfg_json=cfg_json,
-                cache_folder=str(cache.folder), ckpt_sha=cache.manifest["checkpoint_sha256"], ds_sha=ds_sha, run_dir=str(req.run_dir),
-                device=str(device), plugins=tuple(req.plugins), progress=req.progress,
+                dataset=str(Path(req.dataset).resolve()), trial=trial, method=m, options=req.method_options.get(m, {}), config=cfg, cfg_json=self.cfg_json,
+                cache_folder=str(cache.folder), ckpt_sha=cache.manifest["checkpoint_sha256"], ds_sha=self.ds_sha, run_dir=str(req.run_dir),
+                device=str(self.device), plugins=tuple(req.plugins), progress=req.progress,
             )
             for m in todo
         ]
         if cfg.agg.jobs > 1 and len(jobs) > 1:
-            done = _score_in_processes(jobs, cfg.agg.jobs, log)
+            done = _score_in_processes(jobs, cfg.agg.jobs, self.log)
         else:
-            feats = torch.from_numpy(np.array(cache.features)).to(device)
+            feats = torch.from_numpy(np.array(cache.features)).to(self.device)
             index = SequenceIndex.of(dt)
-            done = (_score_method(job, ds, dt, feats, index, device, log) for job in jobs)
+            done = (_score_method(job, ds, dt, feats, index, self.device, self.log) for job in jobs)
+        rows = []
         for row in done:
-            append_row(board, row)
+            append_row(self.board, row)
             rows.append(row)
-            log(f"{ds.name} trial {trial} {row['method']}: mAP {row['mAP']:.1%}  R1 {row['rank1']:.1%}  ({row['wall_time_s']:.1f} s)")
-    return rows
+            self.log(f"{ds.name} trial {trial} {row['method']}: mAP {row['mAP']:.1%}  R1 {row['rank1']:.1%}  ({row['wall_time_s']:.1f} s)")
+        return rows
 
 
 @dataclass(frozen=True)

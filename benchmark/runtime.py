@@ -18,6 +18,7 @@ import torch
 
 from lsvid_core.devices import resolve_device  # noqa: F401 - re-exported: the harness's device choice
 from lsvid_core.errors import LsvidError
+from lsvid_core.paths import atomic_write, atomic_write_text
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -76,25 +77,11 @@ def code_version() -> str:
         return __version__
 
 
-def _temporary(path: Path) -> Path:
-    """Where a file is written before it is renamed over ``path``: hidden, beside it (a rename is only atomic within one filesystem)."""
-    return path.with_name(f".{path.name}.tmp")
-
-
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` that replaces ``path`` only once the whole file is written: a crash leaves the old file."""
-    path = Path(path)
-    tmp = _temporary(path)
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` all at once or not at all, as :func:`atomic_torch_save` does."""
-    path = Path(path)
-    tmp = _temporary(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """``torch.save`` that replaces ``path`` only once the whole file is written: a crash leaves the old file.
+    The temporary name is fixed (``.<name>.tmp``): torch records it in the archive, and the same
+    state must give the same bytes; the stage folder's lock keeps other writers out."""
+    atomic_write(path, lambda t: torch.save(obj, t), unique=False)
 
 
 RUN_FILE = "run.json"

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,7 +44,7 @@ class SequenceIndex:
     length: np.ndarray
 
     @classmethod
-    def of(cls, ds: Dataset) -> "SequenceIndex":
+    def of(cls, ds: Dataset) -> SequenceIndex:
         """The index of ``ds``: its frames table holds each tracklet's frames contiguously."""
         tid = ds.frames["tracklet_id"].to_numpy()
         starts = np.r_[0, np.flatnonzero(np.diff(tid)) + 1]
@@ -73,7 +74,7 @@ class Standardized(torch.nn.Module):
         return self.agg((x - self.mean) / self.std, mask)
 
 
-def train_statistics(feats: torch.Tensor, index: "SequenceIndex", rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def train_statistics(feats: torch.Tensor, index: SequenceIndex, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-dimension mean and std over every frame of the sequences at ``rows``."""
     sel = np.concatenate([np.arange(s, s + n) for s, n in zip(index.start[rows], index.length[rows])]) if len(rows) else np.zeros(0, np.int64)
     x = feats[torch.as_tensor(sel, device=feats.device)].double()
@@ -208,7 +209,7 @@ class _AggregatorTraining:
     @classmethod
     def create(
         cls, agg: torch.nn.Module, ds: Dataset, index: SequenceIndex, rows: np.ndarray, cfg: AggregatorStageConfig, *, out: Path, device: torch.device, seed: int
-    ) -> "_AggregatorTraining":
+    ) -> _AggregatorTraining:
         """A fresh classifier over the train identities at ``rows``, SGD with a step schedule, and a generator from ``seed``."""
         ids, labels = np.unique(ds.tracklets["person_id"].to_numpy()[rows], return_inverse=True)
         head = torch.nn.Linear(agg.out_dim, len(ids)).to(device)

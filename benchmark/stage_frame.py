@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -190,7 +190,7 @@ class _FrameTraining:
     def create(
         cls, cfg: FrameStageConfig, paths: list[str], labels: np.ndarray, num_classes: int, *,
         out: Path, device: torch.device, seed: int, init_weights: str | os.PathLike | None, progress: bool,
-    ) -> "_FrameTraining":
+    ) -> _FrameTraining:
         """A freshly initialised backbone (from ``seed``) with its SGD optimiser and step schedule."""
         torch.manual_seed(seed)
         model = build_backbone(cfg.backbone, embed_dim=cfg.embed_dim, num_classes=num_classes, weights=init_weights or "random")

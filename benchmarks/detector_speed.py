@@ -38,8 +38,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lsvid.detect import create_detector  # noqa: E402
-from lsvid.detect import hogfeat  # noqa: E402
+from lsvid.detect import (
+    create_detector,  # noqa: E402
+    hogfeat,  # noqa: E402
+)
 from lsvid.detect.boxes import detections, nms  # noqa: E402
 from lsvid.detect.hog import PERSON_H, PERSON_W, PERSON_X, PERSON_Y  # noqa: E402
 from lsvid.footage import find_videos, read_frames  # noqa: E402

@@ -141,7 +141,7 @@ def main() -> None:
         paths = [str(ds.image_root / p) for p in ds.frames["path"]]
         for dec in decoders:
             t = time.perf_counter()
-            for x, _ in make_loader(paths, None, height=256, width=128, batch_size=batch, workers=workers, device=device, decoder=dec):
+            for _ in make_loader(paths, None, height=256, width=128, batch_size=batch, workers=workers, device=device, decoder=dec):
                 pass
             if cuda:
                 torch.cuda.synchronize()

@@ -29,9 +29,10 @@ from torchvision import transforms
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from feature_extraction import make_dataset  # noqa: E402
+
 from benchmark.frames import DECODERS, IMAGENET_MEAN, IMAGENET_STD, make_loader, normalize  # noqa: E402
 from benchmark.runtime import device_name, resolve_device  # noqa: E402
-from feature_extraction import make_dataset  # noqa: E402
 from protocols import read_dataset  # noqa: E402
 
 

@@ -28,8 +28,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lsvid.synth import SynthConfig, VideoWriter, generate_footage, open_video, plan_footage  # noqa: E402
-from lsvid.synth import body  # noqa: E402
+from lsvid.synth import (  # noqa: E402
+    SynthConfig,
+    VideoWriter,
+    body,  # noqa: E402
+    generate_footage,
+    open_video,
+    plan_footage,
+)
 from lsvid.synth.camera import apply_light  # noqa: E402
 from lsvid.synth.identity import Gait  # noqa: E402
 from lsvid.synth.motion import Track  # noqa: E402

@@ -29,15 +29,14 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torchvision import models
-
-from lsvid_core.errors import ConfigError, MissingInputError, UnknownNameError
 
 from gltr.weights import (
     RandomInitWarning,
@@ -48,6 +47,8 @@ from gltr.weights import (
     read_weights_file,
     strip_prefix,
 )
+from lsvid_core.errors import ConfigError, MissingInputError, UnknownNameError
+from lsvid_core.paths import atomic_write_bytes
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -239,12 +240,9 @@ def save_checkpoint(model: FrameBackbone, path: str | os.PathLike, extra: Mappin
         },
         "extra": dict(extra or {}),
     }
-    buffer = io.BytesIO()
+    buffer = io.BytesIO()  # saved to memory first, so the bytes do not depend on the file's name
     torch.save(payload, buffer)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def _check_plain(value: Any, where: str) -> None:

@@ -6,15 +6,14 @@ out, with an optional ``(B, T)`` bool padding mask (True = real frame).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lsvid_core.errors import ConfigError
-
 from gltr.masking import MaskedBatchNorm1d, zero_padded
+from lsvid_core.errors import ConfigError
 
 ACTIVATIONS = ("relu", "bn_relu", "none")
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from lsvid_core.errors import ConfigError, InputError
-
 from gltr.dtp import DilatedTemporalPyramid, ParallelTemporalConv, PyramidTemporalConv
 from gltr.masking import masked_mean
 from gltr.tsa import TemporalSelfAttention
+from lsvid_core.errors import ConfigError, InputError
 
 LOCAL_BLOCKS = ("dtp", "conv", "none")
 

@@ -9,7 +9,7 @@ rule of ``adaptive_avg_pool1d``, so a segment is never empty, even for
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn

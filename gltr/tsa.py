@@ -11,9 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lsvid_core.errors import ConfigError
-
 from gltr.masking import ConvBNReLU1d, zero_padded
+from lsvid_core.errors import ConfigError
 
 NORMALIZATIONS = ("softmax", "mean", "none")
 

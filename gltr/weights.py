@@ -6,8 +6,9 @@ Nothing here opens a network connection: the hub cache is only looked at.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn

@@ -60,10 +60,10 @@ class LazyGroup(click.Group):
         except OSError as e:
             raise click.ClickException(describe_os_error(e)) from None
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002 - click's signature
         return sorted(COMMANDS)
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:  # noqa: ARG002 - click's signature
         target = COMMANDS.get(name)
         if target is None:
             return None

@@ -18,15 +18,15 @@ call; everything after that runs on the whole batch of a frame at once.
 from __future__ import annotations
 
 import os
-from typing import Callable, Protocol, Sequence, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
-from lsvid_core.errors import ConfigError
-
 from lsvid.appearance import DESCRIPTOR_HW, colour_histogram
 from lsvid.boxes import clip_boxes
+from lsvid_core.errors import ConfigError
 from protocols.registry import Registry
 
 

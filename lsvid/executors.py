@@ -8,10 +8,11 @@ stay and are reused by the next run).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from lsvid_core.errors import ConfigError, MissingDependencyError
 

@@ -15,15 +15,16 @@ video gets a ``video_id`` ``<camera>/<slot>`` used to name its shard.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from lsvid_core.errors import describe_os_error, InputError, LsvidError, UnsafePathError
+from lsvid_core.errors import InputError, LsvidError, UnsafePathError, describe_os_error
 from lsvid_core.paths import safe_component
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv", ".ts")

@@ -26,14 +26,14 @@ truth through it, never the other way round.
 from __future__ import annotations
 
 import os
-import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
 from lsvid_core.errors import InputError, MissingInputError
+from lsvid_core.paths import atomic_write_text
 
 MOT_COLUMNS: tuple[str, ...] = ("frame", "id", "bb_left", "bb_top", "bb_width", "bb_height", "conf", "class", "visibility")
 MOT_DOC: dict[str, str] = {
@@ -48,20 +48,6 @@ MOT_DOC: dict[str, str] = {
     "visibility": "share of the figure's pixels that are visible (not covered by occluders, people in front, or the frame edge)",
 }
 _MOT_INT = MOT_COLUMNS[:-1]
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path`` under a temporary name, then rename it
-    into place, so a reader never sees half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def mot_frame(rows: Iterable[tuple]) -> pd.DataFrame:
@@ -85,7 +71,7 @@ def write_mot(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     missing = [c for c in MOT_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"{path}: MOT truth needs columns {list(MOT_COLUMNS)}; missing {missing}")
-    return write_text_atomic(path, format_mot(df))
+    return atomic_write_text(path, format_mot(df))
 
 
 def read_mot(path: str | os.PathLike) -> pd.DataFrame:
@@ -124,4 +110,4 @@ def read_mot(path: str | os.PathLike) -> pd.DataFrame:
     return out.astype({c: "int64" for c in ints}).sort_values(["frame", "id"], kind="stable").reset_index(drop=True)
 
 
-__all__ = ["MOT_COLUMNS", "MOT_DOC", "format_mot", "mot_frame", "read_mot", "write_mot", "write_text_atomic"]
+__all__ = ["MOT_COLUMNS", "MOT_DOC", "format_mot", "mot_frame", "read_mot", "write_mot"]

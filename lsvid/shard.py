@@ -70,7 +70,7 @@ class CurateConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "config") -> "CurateConfig":
+    def from_dict(cls, d: dict[str, Any], where: str = "config") -> CurateConfig:
         return from_dict(cls, d, where)
 
 

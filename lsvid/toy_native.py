@@ -15,15 +15,16 @@ apart and the demo's scores mean something.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
+import scipy.io
 
 from lsvid_core.errors import FileSystemError
-import scipy.io
 
 CROP_HW = (32, 16)
 
@@ -269,7 +270,7 @@ def write_lsvid(root: str | os.PathLike, *, seed: int = 0, train_ids: int = 5, v
         lists[split] = lines
     # queries: one sequence per (test identity, camera) for half the cameras seen
     q = []
-    for i, (_, p, c, _) in enumerate(lists["test"]):
+    for i in range(len(lists["test"])):
         if rng.random() < 0.4:
             q.append(i + 1)
     if not q:

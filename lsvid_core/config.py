@@ -146,6 +146,10 @@ def from_dict(cls: type[T], data: Any, where: str = "config") -> T:
     unknown = [k for k in data if k not in known]
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}{_suggest(unknown, known)}; known: {sorted(known)}")
+    required = [n for n, f in known.items() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [n for n in required if n not in data]
+    if missing:
+        raise ConfigError(f"{where}: required field(s) {missing} missing")
     hints = get_type_hints(cls)
     kwargs = {k: coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
     try:

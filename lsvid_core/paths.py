@@ -19,7 +19,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -72,9 +72,27 @@ def _related(a: Path, b: Path) -> str | None:
     return None
 
 
+# ... and outputs that carry no metadata: a file that starts so, or a folder holding only these files
+_LEGACY_TEXT = {"leaderboard.md": "# Leaderboard\n", "identities.csv": "tracklet,person_id,"}
+_LEGACY_ONLY = {"sequence_length.png", "sequences_per_camera.png", "sequences_per_identity.png"}
+
+
+def _legacy_text(folder: Path) -> bool:
+    for name, start in _LEGACY_TEXT.items():
+        f = folder / name
+        if f.is_file() and not f.is_symlink():
+            with open(f, "rb") as fh:
+                if fh.read(len(start.encode())) == start.encode():
+                    return True
+    names = {p.name for p in folder.iterdir()}
+    return bool(names) and names <= _LEGACY_ONLY
+
+
 def is_ours(folder: Path) -> bool:
     """True when ``folder`` was written by this tool (its marker, or an older version's metadata)."""
     if (folder / MARKER).is_file():
+        return True
+    if _legacy_text(folder):
         return True
     for name, (key, sub, prefix) in _LEGACY.items():
         f = folder / name
@@ -169,6 +187,32 @@ def check_not_inside_inputs(out: str | os.PathLike, inputs: Iterable[tuple[str, 
             raise UnsafeOutputError(f"{option} {out}: {rel} the input {name} {path}; choose another {option}")
 
 
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], *, unique: bool = True) -> Path:
+    """Have ``write(tmp)`` write the file, under a hidden temporary name beside ``path``, then
+    rename it over ``path``: a reader (or a crash) never sees half a file, and a failed write
+    leaves the old one.  ``unique=False`` uses the fixed name ``.<name>.tmp`` for callers whose
+    bytes depend on the name (``torch.save`` records it) and who hold the folder alone."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{_owner_tag()}-{uuid.uuid4().hex[:8]}" if unique else f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists() or tmp.is_symlink():
+            tmp.unlink()
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, unique: bool = True) -> Path:
+    """:func:`atomic_write` of ``text`` (UTF-8, ``\\n`` line ends)."""
+    return atomic_write(path, lambda t: t.write_text(text, encoding="utf-8", newline="\n"), unique=unique)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, unique: bool = True) -> Path:
+    """:func:`atomic_write` of ``data``."""
+    return atomic_write(path, lambda t: t.write_bytes(data), unique=unique)
+
+
 def _host() -> str:
     return socket.gethostname().split(".")[0]
 
@@ -219,7 +263,7 @@ def remove_stale(out: Path) -> list[Path]:
 def write_marker(folder: Path, kind: str, tool: str) -> None:
     from . import __version__
 
-    (folder / MARKER).write_text(json.dumps({"kind": kind, "tool": tool, "version": __version__}, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(folder / MARKER, json.dumps({"kind": kind, "tool": tool, "version": __version__}, indent=2, sort_keys=True) + "\n")
 
 
 def replace_folder(complete: Path, out: Path) -> None:
@@ -257,6 +301,9 @@ def staged_folder(out: str | os.PathLike, *, kind: str, tool: str) -> Iterator[P
 
 __all__ = [
     "MARKER",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
     "check_location",
     "check_not_inside_inputs",
     "check_output",

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lsvid_core.errors import InputError, MissingInputError
-from lsvid_core.paths import check_output, staged_folder
+from lsvid_core.paths import atomic_write, atomic_write_text, check_output, staged_folder
 
 from .protocol import Protocol
 from .schema import (
@@ -69,7 +69,7 @@ class Dataset:
     def split(self, name: str) -> pd.DataFrame:
         return self.tracklets[self.tracklets["split"] == name]
 
-    def for_trial(self, k: int) -> "Dataset":
+    def for_trial(self, k: int) -> Dataset:
         """The same dataset with each tracklet's split as trial ``k`` assigns it."""
         if self.trials is None:
             if k != 0:
@@ -185,22 +185,6 @@ def read_dataset(path: str | os.PathLike, *, frames: bool = True, validate: bool
     return Dataset(root=root, tracklets=tr, frames=fr, meta=meta, trials=trials)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def build_meta(meta: dict[str, Any], tracklets: pd.DataFrame, trials: pd.DataFrame | None) -> dict[str, Any]:
     m = dict(meta)
     m["schema_version"] = SCHEMA_VERSION
@@ -233,13 +217,13 @@ def write_tables(
     meta_path = folder / META_FILE
     if meta_path.exists():
         meta_path.unlink()
-    _atomic_parquet(tr, folder / TRACKLETS_FILE)
-    _atomic_parquet(fr, folder / FRAMES_FILE)
+    atomic_write(folder / TRACKLETS_FILE, lambda t: tr.to_parquet(t, index=False))
+    atomic_write(folder / FRAMES_FILE, lambda t: fr.to_parquet(t, index=False))
     if tl is not None:
-        _atomic_parquet(tl, folder / TRIALS_FILE)
+        atomic_write(folder / TRIALS_FILE, lambda t: tl.to_parquet(t, index=False))
     elif (folder / TRIALS_FILE).exists():
         (folder / TRIALS_FILE).unlink()
-    _atomic_write_bytes(meta_path, (json.dumps(full, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_text(meta_path, json.dumps(full, indent=2, sort_keys=True) + "\n")
     return full
 
 

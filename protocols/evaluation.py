@@ -6,8 +6,9 @@ protocol ranks first (for retrieval strips), with exactly its exclusions.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -131,7 +132,7 @@ def _top_k_rows(D: np.ndarray, k: int) -> np.ndarray:
     value, then the earliest columns equal to it.
     """
     kth = np.partition(D, k - 1, axis=1)[:, k - 1 : k]
-    below, tied = D < kth, D == kth
+    below, tied = kth > D, kth == D
     need = k - below.sum(axis=1, keepdims=True)
     chosen = below | (tied & (np.cumsum(tied, axis=1) <= need))
     cols = np.nonzero(chosen)[1].reshape(len(D), k)  # ascending columns per row

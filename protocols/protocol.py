@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lsvid_core.config import check
+from lsvid_core.config import check, from_dict
+from lsvid_core.errors import ConfigError
 
 from .metrics import AP_VARIANTS
 
@@ -41,7 +42,7 @@ class Protocol:
     def __post_init__(self) -> None:
         check(
             self.average_precision in AP_VARIANTS,
-            "protocol.average_precision",
+            "average_precision",
             f"{self.average_precision!r} is not one of {', '.join(AP_VARIANTS)}",
         )
 
@@ -52,11 +53,11 @@ class Protocol:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Protocol":
-        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        known["junk_pids"] = tuple(int(x) for x in known.get("junk_pids", ()))
-        known["distractor_pids"] = tuple(int(x) for x in known.get("distractor_pids", ()))
-        return cls(**known)
+    def from_dict(cls, d: dict[str, Any], where: str = "protocol") -> Protocol:
+        """Read a ``dataset.json`` protocol, each field type-checked (keys of later versions ignored)."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where}: expected a JSON object, got {type(d).__name__}")
+        return from_dict(cls, {k: d[k] for k in cls.__dataclass_fields__ if k in d}, where)
 
 
 # The protocol of datasets curated by ``lsvid`` from footage: LS-VID's (one fixed

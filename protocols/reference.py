@@ -17,7 +17,7 @@ algorithm (Zhong et al., CVPR 2017) with its dense (N x N) matrices and loops.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from lsvid_core.errors import ConfigError, LsvidError, UnknownNameError
 

@@ -24,12 +24,12 @@ quicksort leaves them to chance.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
+import scipy.sparse as sp
 
 from lsvid_core.errors import InputError
-import scipy.sparse as sp
 
 from .metrics import DEFAULT_BLOCK_ELEMENTS, _check_features, _is_torch
 

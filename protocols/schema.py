@@ -11,8 +11,8 @@ row, so a user can open the file and see what is wrong.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -103,7 +103,7 @@ def _kind_ok(series: pd.Series, kind: str) -> bool:
     if kind == "str":
         if pd.api.types.is_string_dtype(dt):
             return True
-        if dt == object:
+        if pd.api.types.is_object_dtype(dt):
             # object columns pass only when every value is a str (checked cheaply on
             # the non-null values; nulls are reported separately).
             vals = series.dropna()
@@ -251,7 +251,7 @@ def escaping_paths(paths: pd.Series) -> np.ndarray:
 
 def validate_meta(meta: dict, file: str = META_FILE) -> None:
     """The parts of ``dataset.json`` that other files depend on: its name becomes a folder name."""
-    from lsvid_core.errors import UnsafePathError
+    from lsvid_core.errors import ConfigError, UnsafePathError
     from lsvid_core.paths import safe_component
 
     if "name" in meta:
@@ -259,6 +259,13 @@ def validate_meta(meta: dict, file: str = META_FILE) -> None:
             safe_component(meta["name"], "name")
         except UnsafePathError as e:
             raise SchemaError(file, str(e), column="name") from None
+    if "protocol" in meta:
+        from .protocol import Protocol
+
+        try:
+            Protocol.from_dict(meta["protocol"])
+        except ConfigError as e:
+            raise SchemaError(file, str(e), column="protocol") from None
 
 
 def validate_trials(trials: pd.DataFrame, tr: pd.DataFrame, file: str = TRIALS_FILE) -> pd.DataFrame:

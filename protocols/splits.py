@@ -1,13 +1,13 @@
 """Seeded split rules: identity-disjoint train/val/test, query choice, and PRID/iLIDS trials."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
 from lsvid_core.errors import InputError
-import pandas as pd
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ def _method_options(options: tuple[str, ...]) -> dict[str, dict]:
     return out
 
 
-def bench_config(config_file: Path | None, backbone: str | None, frame_epochs: int | None, agg_epochs: int | None, jobs: int | None, rerank: bool):
+def bench_config(config_file: Path | None, backbone: str | None, frame_epochs: int | None, agg_epochs: int | None, jobs: int | None, rerank: bool,
+                 ap: str | None = None):
     """The config file (or the defaults) with the options the user gave applied on top."""
     from benchmark.config import BenchConfig
     from gltr import list_backbones
@@ -29,7 +30,7 @@ def bench_config(config_file: Path | None, backbone: str | None, frame_epochs: i
     if backbone is not None and backbone not in list_backbones():
         raise click.BadParameter(f"{backbone!r} is not one of {', '.join(list_backbones())}", param_hint="--backbone")
     cfg = BenchConfig.from_file(config_file) if config_file else BenchConfig()
-    given = {"frame.backbone": backbone, "frame.epochs": frame_epochs, "agg.epochs": agg_epochs, "agg.jobs": jobs, "rerank": True if rerank else None}
+    given = {"frame.backbone": backbone, "frame.epochs": frame_epochs, "agg.epochs": agg_epochs, "agg.jobs": jobs, "rerank": True if rerank else None, "ap": ap}
     return override(cfg, given, "options")
 
 
@@ -37,14 +38,18 @@ def bench_config(config_file: Path | None, backbone: str | None, frame_epochs: i
 @click.option("--dataset", "dataset", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, help="Dataset folder in the schema.")
 @click.option("--methods", default="gltr,avgpool", show_default=True, help="Comma-separated registered aggregators (see --list).")
 @click.option("--backbone", default=None, help="Frame CNN: resnet50 (paper), resnet18/34/101, inception_v3, alexnet.")
-@click.option("--backbone-weights", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Local weights to start stage (a) from (torchvision state dict or our checkpoint).")
+@click.option("--backbone-weights", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="Local weights to start stage (a) from (torchvision state dict or our checkpoint).")
 @click.option("--no-finetune", is_flag=True, help="Use --backbone-weights as they are; skip stage (a).")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
 @click.option("--rerank", is_flag=True, help="Score with k-reciprocal re-ranking.")
-@click.option("--seed", "seeds", type=click.IntRange(min=0), multiple=True, help="Seed of sampling and training (default 0); repeat it (--seed 0 --seed 1 ...) for one run per seed, averaged on the leaderboard.")
+@click.option("--ap", type=click.Choice(["torchreid", "market1501"]), default=None, help="AP definition of mAP (default: the dataset protocol's; market1501 is the official MATLAB trapezoid rule).")
+@click.option("--seed", "seeds", type=click.IntRange(min=0), multiple=True,
+              help="Seed of sampling and training (default 0); repeat it (--seed 0 --seed 1 ...) for one run per seed, averaged on the leaderboard.")
 @click.option("--out", "run_dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True, help="Run folder: checkpoints, feature cache, leaderboard.parquet.")
 @click.option("--leaderboard", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Leaderboard file (default OUT/leaderboard.parquet).")
-@click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="JSON file of BenchConfig fields (frame, agg, seed, ...); the options here override it only where given.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="JSON file of BenchConfig fields (frame, agg, seed, ...); the options here override it only where given.")
 @click.option("--frame-epochs", type=click.IntRange(min=0), default=None, help="Override stage (a) epochs (paper: 20).")
 @click.option("--agg-epochs", type=click.IntRange(min=0), default=None, help="Override stage (b) epochs (paper: 400).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Stage (b): train this many methods at once, one process each (agg.jobs; default 1).")
@@ -53,7 +58,8 @@ def bench_config(config_file: Path | None, backbone: str | None, frame_epochs: i
 @click.option("--option", "options", multiple=True, help="METHOD.KEY=VALUE option for an aggregator factory (JSON value).")
 @click.option("--list", "list_only", is_flag=True, help="List registered aggregators and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device, rerank, seeds, run_dir, leaderboard, config_file, frame_epochs, agg_epochs, jobs, trials, plugins, options, list_only, quiet) -> None:
+def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device, rerank, ap, seeds, run_dir, leaderboard, config_file,
+              frame_epochs, agg_epochs, jobs, trials, plugins, options, list_only, quiet) -> None:
     """Train and score METHODS on DATASET under its protocol; one leaderboard row per
     (dataset, method, trial).  Re-running resumes: finished cells are skipped and
     interrupted training continues from its last checkpoint."""
@@ -69,7 +75,7 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
         return
     if no_finetune and backbone_weights is None:
         raise click.UsageError("--no-finetune needs --backbone-weights")
-    cfg = bench_config(config_file, backbone, frame_epochs, agg_epochs, jobs, rerank)
+    cfg = bench_config(config_file, backbone, frame_epochs, agg_epochs, jobs, rerank, ap)
     method_options = _method_options(options)
     configs = [dataclasses.replace(cfg, seed=s) for s in dict.fromkeys(seeds or [cfg.seed])]
     reqs = [BenchRequest(

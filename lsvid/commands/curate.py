@@ -67,7 +67,8 @@ def curate_config(ctx: click.Context, config_file: Path | None, p: dict):
 @click.option("--embedder-checkpoint", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Backbone checkpoint from `lsvid bench` for --embedder backbone.")
 @click.option("--tracker-option", "tracker_options", multiple=True, help="KEY=VALUE field of TrackerConfig.")
 @click.option("--identities", default="truth", show_default=True, help="truth (MOT truth beside the videos), cluster, or a CSV (tracklet, person_id) such as `lsvid review` writes.")
-@click.option("--cluster-threshold", type=click.FloatRange(min=0, min_open=True), default=0.4, show_default=True, help="Cosine distance (of mean-centred tracklet embeddings) at which --identities cluster stops merging.")
+@click.option("--cluster-threshold", type=click.FloatRange(min=0, min_open=True), default=0.4, show_default=True,
+              help="Cosine distance (of mean-centred tracklet embeddings) at which --identities cluster stops merging.")
 @click.option("--min-length", type=click.IntRange(min=1), default=16, show_default=True, help="Boxes a tracklet needs after the box filters.")
 @click.option("--min-height", type=click.FloatRange(min=0), default=40.0, show_default=True, help="Minimum box height in pixels.")
 @click.option("--min-sharpness", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Minimum variance of the Laplacian of a crop (0: off).")
@@ -81,7 +82,8 @@ def curate_config(ctx: click.Context, config_file: Path | None, p: dict):
 @click.option("--on-error", type=click.Choice(["skip", "fail"]), default="fail", show_default=True, help="A corrupt, truncated or empty video: skip it (reported) or stop.")
 @click.option("--evaluate", is_flag=True, help="Score detection, tracking and identities against MOT truth beside the videos.")
 @click.option("--work", type=click.Path(path_type=Path), default=None, help="Shard folder (default OUT.work); reused on re-runs.")
-@click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="JSON of CurateConfig fields; the options above override it only where given.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="JSON of CurateConfig fields; the options above override it only where given.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it is a dataset this tool wrote (never an input, nor a folder holding one).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import click
 import numpy as np
 
 from lsvid_core.errors import InputError, MissingInputError, UnsafeOutputError
+from lsvid_core.paths import atomic_write_text
 from protocols import read_dataset
 from protocols.evaluation import evaluate_dataset, summarize
 from protocols.metrics import AP_VARIANTS
@@ -78,15 +78,6 @@ def _check_json_out(path: Path | None) -> None:
         raise UnsafeOutputError(f"--json-out {path}: is a {'folder' if path.is_dir() else 'symbolic link'}; expected a file name")
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(data, indent=2))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 @click.command("evaluate")
 @click.option("--dataset", "dataset", type=click.Path(path_type=Path), required=True, help="Dataset folder (schema).")
 @click.option("--features", type=click.Path(path_type=Path), required=True, help=".npy or .npz video features, one per tracklet.")
@@ -123,7 +114,7 @@ def evaluate_cmd(dataset: Path, features: Path, metric: str, rerank: bool, trial
             f"mean over {len(results)} trials: mAP {s['mAP']:.2%} ± {s['mAP_std']:.2%}  R1 {s['rank1']:.2%} ± {s['rank1_std']:.2%}"
         )
     if json_out:
-        _write_json(
+        atomic_write_text(
             json_out,
-            {"dataset": str(dataset), "ap": variant, "summary": s, "trials": [dict(trial=r.trial, **r.result.to_dict()) for r in results]},
+            json.dumps({"dataset": str(dataset), "ap": variant, "summary": s, "trials": [dict(trial=r.trial, **r.result.to_dict()) for r in results]}, indent=2),
         )

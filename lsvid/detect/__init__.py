@@ -22,8 +22,8 @@ registered twice is an error naming both origins.
 """
 from __future__ import annotations
 
-import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from protocols.registry import Entry, Registry, option_defaults
 

@@ -24,8 +24,8 @@ by non-maximum suppression across all levels.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import cv2
 import numpy as np

@@ -20,7 +20,7 @@ person-wide parts only when it is wider than one person.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

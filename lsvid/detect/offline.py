@@ -24,9 +24,9 @@ import contextlib
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Iterator
 from unittest import mock
 
 _ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false"}

@@ -13,19 +13,18 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
 
-from lsvid_core.errors import FileSystemError, OutputExistsError, UnsafeOutputError
-from lsvid_core.paths import check_location
-
 from lsvid.footage import VideoSource, find_videos, probe, read_frames
 from lsvid.mot import read_mot
+from lsvid_core.errors import FileSystemError, OutputExistsError, UnsafeOutputError
+from lsvid_core.paths import atomic_write, check_location
 
 from .base import DetectorError
 from .offline import offline_training
@@ -142,12 +141,7 @@ def train_detector(footage: str | os.PathLike, out: str | os.PathLike, *, model:
             names = YOLO(str(best)).names
         find_person_class(dict(names), str(best))  # the detector will find its person class
         out.parent.mkdir(parents=True, exist_ok=True)
-        part = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
-        try:
-            shutil.copyfile(best, part)
-            os.replace(part, out)
-        finally:
-            part.unlink(missing_ok=True)
+        atomic_write(out, lambda t: shutil.copyfile(best, t))
     return {"out": str(out), "model": model, "epochs": int(epochs), "imgsz": int(imgsz), "device": dev,
             "train_images": data.train_images, "val_images": data.val_images, "boxes": data.boxes, "videos": data.videos,
             "metrics": metrics, "seconds": round(time.perf_counter() - t0, 1)}

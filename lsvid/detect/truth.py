@@ -1,7 +1,7 @@
 """``truth``: the boxes of a video's MOT file, to curate from existing annotations."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

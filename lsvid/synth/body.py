@@ -205,7 +205,7 @@ def pose(
     for k, (dx, dy) in enumerate(((-1, 1), (1, 1), (1, -1), (-1, -1))):
         pts[:, P[f"logo{k}"]] = logo_c + [dx * lw / 2, dy * lh / 2]
 
-    _bag_points(pts, appearance.bag, fx, ac, s, sh_half, hip_half, sh_y, hip_y)
+    _bag_points(pts, appearance.bag, fx, ac, sh_half, hip_half, sh_y, hip_y)
 
     knees_x = pts[:, [P["knee_a"], P["knee_b"]], 0]
     skirt_y = np.minimum(pts[:, P["knee_a"], 1], pts[:, P["knee_b"], 1]) + 0.035
@@ -236,7 +236,7 @@ def pose(
     return pts, sizes
 
 
-def _bag_points(pts: np.ndarray, bag: str, fx: float, ac: float, s: float, sh_half: float, hip_half: float,
+def _bag_points(pts: np.ndarray, bag: str, fx: float, ac: float, sh_half: float, hip_half: float,
                 sh_y: np.ndarray, hip_y: np.ndarray) -> None:
     """Corner points of the bag and its straps for this view (unused points stay at 0)."""
     n = pts.shape[0]

@@ -281,7 +281,7 @@ class CameraView:
     _noise_order: np.ndarray = field(default_factory=lambda: np.arange(NOISE_BANK))
 
     @classmethod
-    def build(cls, config: SynthConfig, spec: CameraSpec, slot: int) -> "CameraView":
+    def build(cls, config: SynthConfig, spec: CameraSpec, slot: int) -> CameraView:
         """Paint the plate and its occluders, light them, and prepare the noise bank."""
         from .scenery import paint_view
 

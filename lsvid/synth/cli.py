@@ -11,7 +11,7 @@ from lsvid_core.paths import check_location
 from .config import SynthConfig, parse_size
 
 
-def _size(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
+def _size(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:  # noqa: ARG001 - a click callback
     try:
         return parse_size(value)
     except ConfigError as e:

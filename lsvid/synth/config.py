@@ -85,6 +85,6 @@ class SynthConfig:
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "config") -> "SynthConfig":
+    def from_dict(cls, d: dict[str, Any], where: str = "config") -> SynthConfig:
         """Unknown keys and values of the wrong type are refused, naming the field."""
         return from_dict(cls, d, where)

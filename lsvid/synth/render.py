@@ -16,8 +16,8 @@ they are drawn, that still carry their label inside the frame at the end.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -247,7 +247,7 @@ class VideoRenderer:
         X0, Y0, X1, Y1 = layer.x0 + pad, layer.y0 + pad, layer.x1 + pad, layer.y1 + pad
         for _, p, row, _ in drawn:
             x0, y0, x1, y1 = p.pbox[row]
-            if x0 < X1 and X0 < x1 and y0 < Y1 and Y0 < y1:
+            if x0 < X1 and x1 > X0 and y0 < Y1 and y1 > Y0:
                 break
         else:
             return

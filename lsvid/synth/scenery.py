@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .camera import (OCCLUDER_SIZES, CameraSpec, Lighting, Occluder, OccluderLayer, apply_light, occluder_colour,
-                     shadow_offset)
+from .camera import OCCLUDER_SIZES, CameraSpec, Lighting, Occluder, OccluderLayer, apply_light, occluder_colour, shadow_offset
 from .identity import RGB
 
 SHIFT = 4
@@ -81,73 +80,107 @@ def _rgb(c: RGB) -> tuple[float, float, float]:
     return (c[0] / 255.0, c[1] / 255.0, c[2] / 255.0)
 
 
+class _Object:
+    """An occluder's footprint and colours, and the primitive list it is drawn from."""
+
+    def __init__(self, occ: Occluder, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.x, self.z, self.w, self.d, self.h = occ.x_m, occ.z_m, occ.width_m, occ.depth_m, occ.height_m
+        self.x0, self.x1, self.z0, self.z1 = self.x - self.w / 2, self.x + self.w / 2, self.z - self.d / 2, self.z + self.d / 2
+        self.col = _rgb(occ.colour)
+        self.dark = tuple(c * 0.55 for c in self.col)
+        self.out: list[Shape] = []
+
+    def box(self, bx0: float, bx1: float, bz0: float, bz1: float, y0: float, y1: float, c: tuple[float, float, float]) -> None:
+        self.out.append(Shape("box", (bx0, bx1, bz0, bz1, y0, y1), c))
+
+    def disc(self, params: tuple[float, ...], c: tuple[float, ...]) -> None:
+        self.out.append(Shape("disc", params, c))
+
+
+def _pole(o: _Object) -> None:
+    o.box(o.x0, o.x1, o.z0, o.z1, 0.0, o.h, o.col)
+    o.box(o.x0 - 0.05, o.x1 + 0.05, o.z0 - 0.05, o.z1 + 0.05, 0.0, 0.35, o.dark)
+    o.box(o.x0, o.x1 + 0.55, o.z0, o.z1, o.h - 0.12, o.h, o.col)
+    o.box(o.x1 + 0.3, o.x1 + 0.6, o.z0 - 0.05, o.z1 + 0.05, o.h - 0.2, o.h - 0.1, (0.85, 0.85, 0.8))
+
+
+def _pillar(o: _Object) -> None:
+    o.box(o.x0, o.x1, o.z0, o.z1, 0.0, o.h, o.col)
+    py = o.rng.uniform(1.2, 1.6)
+    o.box(o.x0 - 0.01, o.x1 + 0.01, o.z0 - 0.01, o.z0, py, py + 0.8, tuple(o.rng.uniform(0.2, 0.9, 3)))
+
+
+def _tree(o: _Object) -> None:
+    o.box(o.x0, o.x1, o.z0, o.z1, 0.0, 2.4, o.col)
+    green = np.array((0.22, 0.38, 0.18)) * o.rng.uniform(0.8, 1.2)
+    for _ in range(5):
+        ox, oy = o.rng.uniform(-0.7, 0.7), o.rng.uniform(-0.4, 0.6)
+        r = o.rng.uniform(0.8, 1.2)
+        leaves = tuple(green * o.rng.uniform(0.85, 1.15))
+        o.disc((o.x + ox, 3.5 + oy, o.z + o.rng.uniform(-0.3, 0.3), r, r * 0.9), leaves)
+
+
+def _bench(o: _Object) -> None:
+    for lx in (o.x0 + 0.1, o.x1 - 0.16):
+        o.box(lx, lx + 0.06, o.z0 + 0.05, o.z1 - 0.05, 0.0, 0.42, o.dark)
+        o.box(lx, lx + 0.06, o.z1 - 0.08, o.z1 - 0.02, 0.42, 0.86, o.dark)
+    o.box(o.x0, o.x1, o.z0, o.z1 - 0.05, 0.42, 0.47, o.col)
+    for y in (0.55, 0.67, 0.79):
+        o.box(o.x0, o.x1, o.z1 - 0.06, o.z1 - 0.02, y, y + 0.07, o.col)
+
+
+def _planter(o: _Object) -> None:
+    o.box(o.x0, o.x1, o.z0, o.z1, 0.0, 0.55, o.col)
+    for k in range(4):
+        bx = o.x0 + o.w * (0.2 + 0.2 * k) + o.rng.uniform(-0.1, 0.1)
+        r = o.rng.uniform(0.3, 0.42)
+        o.disc((bx, 0.55 + r * 0.8, o.z + o.rng.uniform(-0.1, 0.1), r, r * 0.85), tuple(np.array((0.25, 0.42, 0.2)) * o.rng.uniform(0.75, 1.2)))
+
+
+def _board(o: _Object) -> None:
+    for px in (o.x0 + 0.08, o.x1 - 0.14):
+        o.box(px, px + 0.06, o.z - 0.03, o.z + 0.03, 0.0, o.h, (0.3, 0.3, 0.32))
+    o.box(o.x0, o.x1, o.z0, o.z1, 0.7, o.h, o.col)
+    poster = tuple(o.rng.uniform(0.3, 1.0, 3))
+    o.box(o.x0 + 0.08, o.x1 - 0.08, o.z0 - 0.01, o.z0, 0.8, o.h - 0.1, poster)
+
+
+def _bollards(o: _Object) -> None:
+    n = 4
+    for k in range(n):
+        bx = o.x0 + (o.w - 0.14) * k / (n - 1)
+        o.box(bx, bx + 0.14, o.z0, o.z1, 0.0, o.h, o.col)
+        o.box(bx, bx + 0.14, o.z0 - 0.005, o.z1, o.h - 0.18, o.h - 0.1, (0.85, 0.8, 0.3))
+
+
+def _car(o: _Object) -> None:
+    o.box(o.x0 + 0.1, o.x1 - 0.1, o.z0 + 0.1, o.z1 - 0.1, 0.05, 0.3, (0.05, 0.05, 0.05))
+    o.box(o.x0 + 0.9, o.x1 - 1.0, o.z0 + 0.12, o.z1 - 0.12, 0.95, o.h, (0.16, 0.19, 0.23))
+    o.box(o.x0, o.x1, o.z0, o.z1, 0.3, 0.98, o.col)
+    for wx in (o.x0 + 0.85, o.x1 - 0.85):
+        o.disc((wx, 0.33, o.z0 - 0.01, 0.33, 0.33), (0.06, 0.06, 0.06))
+    o.box(o.x0 + 0.05, o.x0 + 0.25, o.z0 - 0.01, o.z0, 0.65, 0.8, (0.9, 0.85, 0.6))
+
+
+def _bin(o: _Object) -> None:
+    o.box(o.x0, o.x1, o.z0, o.z1, 0.0, o.h - 0.08, o.col)
+    o.box(o.x0 - 0.03, o.x1 + 0.03, o.z0 - 0.03, o.z1 + 0.03, o.h - 0.08, o.h, o.dark)
+
+
+# each kind's drawing, all with one signature; the random draws per kind are part of the footage's truth
+_OBJECTS = {"pole": _pole, "pillar": _pillar, "tree": _tree, "bench": _bench, "planter": _planter,
+            "board": _board, "bollards": _bollards, "car": _car, "bin": _bin}
+
+
 def object_shapes(occ: Occluder, rng: np.random.Generator) -> list[Shape]:
     """The primitives of one object, back to front."""
-    x, z, w, d, h = occ.x_m, occ.z_m, occ.width_m, occ.depth_m, occ.height_m
-    x0, x1, z0, z1 = x - w / 2, x + w / 2, z - d / 2, z + d / 2
-    col = _rgb(occ.colour)
-    dark = tuple(c * 0.55 for c in col)
-    out: list[Shape] = []
-
-    def box(bx0: float, bx1: float, bz0: float, bz1: float, y0: float, y1: float, c: tuple[float, float, float]) -> None:
-        out.append(Shape("box", (bx0, bx1, bz0, bz1, y0, y1), c))
-
-    if occ.kind in ("pole", "pillar"):
-        box(x0, x1, z0, z1, 0.0, h, col)
-        if occ.kind == "pole":
-            box(x0 - 0.05, x1 + 0.05, z0 - 0.05, z1 + 0.05, 0.0, 0.35, dark)
-            box(x0, x1 + 0.55, z0, z1, h - 0.12, h, col)
-            box(x1 + 0.3, x1 + 0.6, z0 - 0.05, z1 + 0.05, h - 0.2, h - 0.1, (0.85, 0.85, 0.8))
-        else:
-            py = rng.uniform(1.2, 1.6)
-            box(x0 - 0.01, x1 + 0.01, z0 - 0.01, z0, py, py + 0.8, tuple(rng.uniform(0.2, 0.9, 3)))
-    elif occ.kind == "tree":
-        box(x0, x1, z0, z1, 0.0, 2.4, col)
-        green = np.array((0.22, 0.38, 0.18)) * rng.uniform(0.8, 1.2)
-        for _ in range(5):
-            ox, oy = rng.uniform(-0.7, 0.7), rng.uniform(-0.4, 0.6)
-            r = rng.uniform(0.8, 1.2)
-            leaves = tuple(green * rng.uniform(0.85, 1.15))
-            out.append(Shape("disc", (x + ox, 3.5 + oy, z + rng.uniform(-0.3, 0.3), r, r * 0.9), leaves))
-    elif occ.kind == "bench":
-        for lx in (x0 + 0.1, x1 - 0.16):
-            box(lx, lx + 0.06, z0 + 0.05, z1 - 0.05, 0.0, 0.42, dark)
-            box(lx, lx + 0.06, z1 - 0.08, z1 - 0.02, 0.42, 0.86, dark)
-        box(x0, x1, z0, z1 - 0.05, 0.42, 0.47, col)
-        for y in (0.55, 0.67, 0.79):
-            box(x0, x1, z1 - 0.06, z1 - 0.02, y, y + 0.07, col)
-    elif occ.kind == "planter":
-        box(x0, x1, z0, z1, 0.0, 0.55, col)
-        for k in range(4):
-            bx = x0 + w * (0.2 + 0.2 * k) + rng.uniform(-0.1, 0.1)
-            r = rng.uniform(0.3, 0.42)
-            out.append(Shape("disc", (bx, 0.55 + r * 0.8, z + rng.uniform(-0.1, 0.1), r, r * 0.85),
-                             tuple(np.array((0.25, 0.42, 0.2)) * rng.uniform(0.75, 1.2))))
-    elif occ.kind == "board":
-        for px in (x0 + 0.08, x1 - 0.14):
-            box(px, px + 0.06, z - 0.03, z + 0.03, 0.0, h, (0.3, 0.3, 0.32))
-        box(x0, x1, z0, z1, 0.7, h, col)
-        poster = tuple(rng.uniform(0.3, 1.0, 3))
-        box(x0 + 0.08, x1 - 0.08, z0 - 0.01, z0, 0.8, h - 0.1, poster)
-    elif occ.kind == "bollards":
-        n = 4
-        for k in range(n):
-            bx = x0 + (w - 0.14) * k / (n - 1)
-            box(bx, bx + 0.14, z0, z1, 0.0, h, col)
-            box(bx, bx + 0.14, z0 - 0.005, z1, h - 0.18, h - 0.1, (0.85, 0.8, 0.3))
-    elif occ.kind == "car":
-        box(x0 + 0.1, x1 - 0.1, z0 + 0.1, z1 - 0.1, 0.05, 0.3, (0.05, 0.05, 0.05))
-        box(x0 + 0.9, x1 - 1.0, z0 + 0.12, z1 - 0.12, 0.95, h, (0.16, 0.19, 0.23))
-        box(x0, x1, z0, z1, 0.3, 0.98, col)
-        for wx in (x0 + 0.85, x1 - 0.85):
-            out.append(Shape("disc", (wx, 0.33, z0 - 0.01, 0.33, 0.33), (0.06, 0.06, 0.06)))
-        box(x0 + 0.05, x0 + 0.25, z0 - 0.01, z0, 0.65, 0.8, (0.9, 0.85, 0.6))
-    elif occ.kind == "bin":
-        box(x0, x1, z0, z1, 0.0, h - 0.08, col)
-        box(x0 - 0.03, x1 + 0.03, z0 - 0.03, z1 + 0.03, h - 0.08, h, dark)
-    else:  # pragma: no cover - the kinds are fixed in camera.py
+    draw = _OBJECTS.get(occ.kind)
+    if draw is None:  # pragma: no cover - the kinds are fixed in camera.py
         raise ValueError(f"unknown occluder kind {occ.kind!r}")
-    return out
+    o = _Object(occ, rng)
+    draw(o)
+    return o.out
 
 
 def _ground(spec: CameraSpec, rng: np.random.Generator, img: np.ndarray, v_base: int, colour: np.ndarray, tile: float) -> None:
@@ -176,7 +209,7 @@ def _ground(spec: CameraSpec, rng: np.random.Generator, img: np.ndarray, v_base:
         cv2.line(img, (int(u0 * ONE), int(v0 * ONE)), (int(u1 * ONE), int(v1 * ONE)), joint, 1, cv2.LINE_AA, SHIFT)
 
 
-def _facade(spec: CameraSpec, rng: np.random.Generator, img: np.ndarray, p: Painter, colour: np.ndarray) -> None:
+def _facade(spec: CameraSpec, rng: np.random.Generator, p: Painter, colour: np.ndarray) -> None:
     """The back wall: a building front outdoors, a corridor wall indoors."""
     z = spec.z_wall
     half = float(spec.half_width_m(z)) + 1.0
@@ -307,7 +340,7 @@ def paint_view(spec: CameraSpec, lighting: Lighting, slot: int) -> tuple[np.ndar
     v_top = int(np.floor(spec.horizon_y + spec.focal_px * (spec.height_m - spec.wall_height_m) / spec.z_wall))
     _above_wall(spec, rng, base, min(max(v_top, 0), H), lighting.sunny)
     painter = Painter(spec, base)
-    _facade(spec, rng, base, painter, wall_col)
+    _facade(spec, rng, painter, wall_col)
     _ground(spec, rng, base, v_base, ground_col, tile)
     if outdoor and rng.random() < 0.5:  # a kerbed strip of grass along the building
         gz = spec.z_wall - rng.uniform(0.8, 1.6)

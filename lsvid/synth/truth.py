@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from lsvid.mot import MOT_COLUMNS, MOT_DOC, mot_frame, read_mot, write_mot, write_text_atomic
+from lsvid.mot import MOT_COLUMNS, MOT_DOC, mot_frame, read_mot, write_mot
+from lsvid_core.paths import atomic_write_text
 
 from .identity import identity_row
 from .network import Plan
@@ -23,7 +24,7 @@ from .network import Plan
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """A table as CSV with a header, atomically, floats in a fixed format."""
-    return write_text_atomic(path, df.to_csv(index=False, lineterminator="\n", float_format="%.4f"))
+    return atomic_write_text(path, df.to_csv(index=False, lineterminator="\n", float_format="%.4f"))
 
 
 def identities_table(plan: Plan) -> pd.DataFrame:
@@ -71,7 +72,7 @@ def visits_table(plan: Plan) -> pd.DataFrame:
 
 def write_json(data: dict[str, Any], path: str | os.PathLike) -> Path:
     """``data`` as indented JSON with sorted keys, atomically."""
-    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 __all__ = ["MOT_COLUMNS", "MOT_DOC", "identities_table", "mot_frame", "read_mot", "visits_table", "write_csv", "write_json",

@@ -97,7 +97,7 @@ class VideoWriter:
         if self._tmp.exists():
             self._tmp.unlink()
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:

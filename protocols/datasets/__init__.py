@@ -9,8 +9,9 @@ group ``lsvid.datasets`` (loaded the first time the registry is consulted).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..protocol import Protocol
 from ..registry import Entry, Registry

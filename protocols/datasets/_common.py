@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,7 +108,7 @@ def _load_mat73(path: Path, var: str, what: str) -> np.ndarray:
     try:
         with h5py.File(path, "r") as f:
             if var not in f:
-                have = ", ".join(k for k in f.keys() if not k.startswith("#")) or "none"
+                have = ", ".join(k for k in f if not k.startswith("#")) or "none"
                 raise NativeFormatError(path, f"has no variable '{var}' (variables: {have}); expected {what}")
             arr = np.asarray(f[var])
     except NativeFormatError:

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ..protocol import Protocol
+from ..splits import two_camera_trials
 from . import register_dataset
 from ._common import NativeDataset, NativeFormatError, as_int_matrix, find_root, list_files, load_mat_array, require_dir, subdirs
-from ..splits import two_camera_trials
 
 PROTOCOL = Protocol(
     name="ilids",

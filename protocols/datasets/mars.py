@@ -77,7 +77,7 @@ def _read_split(root: Path, names_file: str, info_file: str, var: str, home: str
     return names, parsed, info, info_path, names_path, home_dir, present
 
 
-def _tracklets(root, names, parsed, info, info_path, names_path, home_dir, present, split, home, id_offset=0):
+def _tracklets(names, parsed, info, info_path, names_path, home_dir, present, split, home, id_offset=0):
     seqs = []
     n = len(names)
     for row, (first, last, pid, cam) in enumerate(info.tolist()):
@@ -121,9 +121,9 @@ def read_mars(root: str | os.PathLike) -> NativeDataset:
         raise NativeFormatError(q_path, f"query indices must lie in 1..{n_test} (the rows of tracks_test_info.mat)")
     if len(np.unique(q)) != len(q):
         raise NativeFormatError(q_path, "query indices repeat")
-    train = _tracklets(base, *tr, split="train", home="bbox_train")
+    train = _tracklets(*tr, split="train", home="bbox_train")
     # source_id: the sequence's row in the train table, or past the train rows its row in the test table
-    gallery = _tracklets(base, *te, split="gallery", home="bbox_test", id_offset=len(train))
+    gallery = _tracklets(*te, split="gallery", home="bbox_test", id_offset=len(train))
     query = [{**gallery[i - 1], "split": "query"} for i in q.tolist()]
     return NativeDataset(
         name="mars",

@@ -28,10 +28,10 @@ import numpy as np
 from lsvid_core.errors import ConfigError
 
 from ..protocol import Protocol
+from ..splits import random_trials, two_camera_trials
 from . import register_dataset
 from ._common import NativeDataset, NativeFormatError, find_root, list_files, require_dir, subdirs
 from .ilids import load_ls_set
-from ..splits import random_trials, two_camera_trials
 
 PROTOCOL = Protocol(
     name="prid",

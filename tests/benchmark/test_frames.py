@@ -1,6 +1,7 @@
 """Frame decoders and feature extraction: every decoder yields the same batches, bad
 frames are named, BN folding and resumption leave the features unchanged."""
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -57,8 +58,8 @@ def test_thread_decoder_names_the_bad_frame(tmp_path, damage):
     if damage == "missing":
         (tmp_path / victim).unlink()
     else:
-        data = open(victim, "rb").read()
-        open(victim, "wb").write(data[: len(data) // 3])
+        data = Path(victim).read_bytes()
+        Path(victim).write_bytes(data[: len(data) // 3])
     loader = make_loader(paths, None, height=H, width=W, batch_size=4, workers=2, device=torch.device("cpu"))
     with pytest.raises(FrameReadError, match=victim.split("/")[-1]):
         for _ in loader:

@@ -14,7 +14,7 @@ def canon(labels):
 
 def test_unconstrained_equals_scipy_average_linkage():
     rng = np.random.default_rng(0)
-    for trial in range(5):
+    for _ in range(5):
         centres = rng.normal(size=(8, 12))
         lab = rng.integers(0, 8, 60)
         e = centres[lab] + 0.4 * rng.normal(size=(60, 12))

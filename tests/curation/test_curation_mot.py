@@ -10,9 +10,9 @@ from lsvid.mot import (
     mot_frame,
     read_mot,
     write_mot,
-    write_text_atomic,
 )
 from lsvid_core.errors import InputError, MissingInputError
+from lsvid_core.paths import atomic_write_text
 
 
 def test_mot_round_trip_and_layout(tmp_path):
@@ -51,6 +51,6 @@ def test_bad_mot_files_are_named(tmp_path):
 
 
 def test_atomic_text_replaces_whole_files(tmp_path):
-    path = write_text_atomic(tmp_path / "a.txt", "one\ntwo\n")
-    write_text_atomic(path, "three\n")
+    path = atomic_write_text(tmp_path / "a.txt", "one\ntwo\n")
+    atomic_write_text(path, "three\n")
     assert path.read_bytes() == b"three\n" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]

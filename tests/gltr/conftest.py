@@ -1,7 +1,7 @@
 """Shared helpers for the gltr tests: seeded randomness and padded batches."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import torch

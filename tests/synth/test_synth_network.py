@@ -62,7 +62,7 @@ def test_trips_move_on_after_a_transit_and_companions_keep_together():
     for v in plan.visits:
         trips.setdefault(v.person_id, []).append(v)
     multi = 0
-    for pid, trip in trips.items():
+    for trip in trips.values():
         trip.sort(key=lambda v: v.order)
         assert len({v.camera_id for v in trip}) == len(trip)  # each camera at most once per trip
         for a, b in zip(trip, trip[1:]):

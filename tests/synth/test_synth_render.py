@@ -30,7 +30,7 @@ def test_every_box_is_inside_the_frame_and_on_the_drawn_figure(small_frames):
             background = renderer.view.background(fr.index).astype(int)
             diff = np.abs(fr.image.astype(int) - background).max(axis=2)
             for _, pid, x, y, w, h, _, _, vis in fr.truth:
-                assert 0 <= x and 0 <= y and w > 0 and h > 0 and x + w <= W and y + h <= H
+                assert x >= 0 and y >= 0 and w > 0 and h > 0 and x + w <= W and y + h <= H
                 mine = fr.labels == pid
                 ys, xs = np.nonzero(mine)
                 # Every visible pixel of the person lies in their box ...
@@ -134,7 +134,7 @@ def test_people_are_60_to_160_pixels_tall_at_640x360_far_ones_higher_in_the_fram
         heights.append(b[inside, 3])
         tops.append(tr.foot[inside, 1])
     h, feet = np.concatenate(heights), np.concatenate(tops)
-    assert 45 <= h.min() and h.max() <= 185
+    assert h.min() >= 45 and h.max() <= 185
     assert 60 <= np.median(h) <= 140
     # Perspective: the lower the feet in the picture, the taller the person.
     assert np.corrcoef(h, feet)[0, 1] > 0.6

@@ -34,7 +34,7 @@ def test_twins_match_in_colour_and_differ_in_step_frequency_seen_in_the_boxes():
         widths, pixels = [], []
         for f in range(r.num_frames):
             fr = r.render(f, labels=True)
-            for _, pid, x, y, w, h, *_ in fr.truth:
+            for _, pid, x, _y, w, _h, *_ in fr.truth:
                 if x > 0 and x + w < GAIT_CLIP.width:
                     widths.append(w)
                     pixels.append(fr.image[fr.labels == pid])

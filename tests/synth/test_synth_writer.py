@@ -23,10 +23,9 @@ def test_written_videos_reopen_with_frame_count_fps_and_size(footage):
 
 def test_a_video_appears_only_when_complete(tmp_path):
     frame = np.zeros((48, 64, 3), np.uint8)
-    with pytest.raises(RuntimeError):
-        with VideoWriter(tmp_path / "broken", 25, (64, 48)) as w:
-            w.write(frame)
-            raise RuntimeError("crash mid-video")
+    with pytest.raises(RuntimeError), VideoWriter(tmp_path / "broken", 25, (64, 48)) as w:
+        w.write(frame)
+        raise RuntimeError("crash mid-video")
     assert list(tmp_path.iterdir()) == []
     with VideoWriter(tmp_path / "ok", 25, (64, 48)) as w:
         for _ in range(4):

@@ -9,16 +9,16 @@ import scipy.stats
 from track_helpers import scene_config
 
 from lsvid.appearance import colour_histogram
+from lsvid.boxes import clip_boxes
 from lsvid.embed import (
     ColourTextureEmbedder,
-    crop_batch,
-    resize_crops,
     create_embedder,
+    crop_batch,
     gradient_histogram,
     list_embedders,
     register_embedder,
+    resize_crops,
 )
-from lsvid.boxes import clip_boxes
 from lsvid.synth import plan_footage
 
 

@@ -7,9 +7,9 @@ import motmetrics as mm
 import numpy as np
 import pandas as pd
 
+from lsvid.boxes import iou_matrix
 from lsvid.embed import Embedder
 from lsvid.synth import SynthConfig, render_video
-from lsvid.boxes import iou_matrix
 from lsvid.track import Track, Tracker, TrackerConfig
 
 MIN_VISIBILITY = 0.3  # a person less visible than this is neither detected nor expected to be tracked
