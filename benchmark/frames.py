@@ -244,17 +244,7 @@ def _threaded_batches(
             s, n = k % ring, len(idx)
             y = all_labels[idx]
             if cuda:
-                with torch.cuda.stream(copy_stream):
-                    xd = slots[s][:n].to(device, non_blocking=True)
-                    yd = y.pin_memory().to(device, non_blocking=True)
-                    done = torch.cuda.Event()
-                    done.record(copy_stream)
-                freed[s] = done
-                main = torch.cuda.current_stream(device)
-                main.wait_event(done)
-                xd.record_stream(main)
-                yd.record_stream(main)
-                x = xd.permute(0, 3, 1, 2).float()
+                x, yd, freed[s] = _copy_to_device(slots[s][:n], y, device, copy_stream)
             else:
                 x, yd = slots[s][:n].permute(0, 3, 1, 2).float(), y
             if k + ring < len(batches):
@@ -266,6 +256,21 @@ def _threaded_batches(
                 f.cancel()
         pool.shutdown(wait=True)
         cv2.setNumThreads(cv_threads)
+
+
+def _copy_to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device, stream: torch.cuda.Stream):
+    """Copy a pinned batch on the side ``stream``; the main stream waits for it on the device (not
+    the host), and the returned event says when the host buffer may be refilled."""
+    with torch.cuda.stream(stream):
+        xd = x.to(device, non_blocking=True)
+        yd = y.pin_memory().to(device, non_blocking=True)
+        done = torch.cuda.Event()
+        done.record(stream)
+    main = torch.cuda.current_stream(device)
+    main.wait_event(done)
+    xd.record_stream(main)
+    yd.record_stream(main)
+    return xd.permute(0, 3, 1, 2).float(), yd, done
 
 
 def _one_thread(_: int) -> None:

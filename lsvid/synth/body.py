@@ -85,6 +85,23 @@ def view_of(c: float, s: float) -> str:
     return "front" if s < 0 else "back"
 
 
+@dataclass(frozen=True)
+class _View:
+    """How one walking direction shows on screen, and the quantities every part of the figure shares."""
+
+    n: int
+    c: float
+    s: float
+    b: float  # build
+    ac: float
+    as_: float
+    fx: float  # which way the figure faces across the image
+
+    def to_screen(self, fwd: np.ndarray, up: np.ndarray, lat: float | np.ndarray) -> np.ndarray:
+        # Forward motion shows across the image by c; towards the camera it shows as a drop.
+        return np.stack([fwd * self.c + lat, up + fwd * self.s * 0.35], axis=-1)
+
+
 def pose(
     phase: np.ndarray,
     amp: np.ndarray,
@@ -101,24 +118,34 @@ def pose(
     """
     phase = np.asarray(phase, dtype=np.float64)
     amp = np.asarray(amp, dtype=np.float64)
-    n = phase.shape[0]
-    b = appearance.build
-    ac, as_ = abs(c), abs(s)
-    fx = np.sign(c) if c != 0 else 1.0
+    v = _View(phase.shape[0], c, s, appearance.build, abs(c), abs(s), np.sign(c) if c != 0 else 1.0)
     w = 2 * np.pi * phase
-    pts = np.zeros((n, len(POINTS), 2))
-    sizes = np.zeros((n, len(SIZES)))
+    pts = np.zeros((v.n, len(POINTS), 2))
+    hip_y = _leg_points(pts, v, w, amp, appearance, gait)
+    drop = HIP_H - hip_y  # how far the body has dipped below standing height
+    lean = 0.025 * amp * v.fx * v.ac
+    sh_half = (0.075 + 0.05 * v.as_) * v.b
+    hip_half = (0.07 + 0.025 * v.as_) * v.b
+    sh_y = SHOULDER_H - drop
+    torso_bottom = hip_y - 0.02
+    pts[:, P["t_sl"]] = np.stack([lean - sh_half, sh_y], -1)
+    pts[:, P["t_sr"]] = np.stack([lean + sh_half, sh_y], -1)
+    pts[:, P["t_hr"]] = np.stack([np.full(v.n, hip_half), torso_bottom], -1)
+    pts[:, P["t_hl"]] = np.stack([np.full(v.n, -hip_half), torso_bottom], -1)
+    _arm_points(pts, v, w, np.deg2rad(gait.arm_swing_deg) * amp, lean, sh_half, sh_y)
+    _head_points(pts, v, np.stack([1.3 * lean + 0.012 * v.fx * v.ac, HEAD_H - drop], -1))
+    _torso_texture(pts, v)
+    _bag_points(pts, appearance.bag, v.fx, v.ac, sh_half, hip_half, sh_y, hip_y)
+    _skirt_points(pts, v, hip_half, hip_y)
+    return pts, _sizes(v, appearance)
 
+
+def _leg_points(pts: np.ndarray, v: _View, w: np.ndarray, amp: np.ndarray, appearance: Appearance, gait: Gait) -> np.ndarray:
+    """Both legs' points; returns the hip height, which rides on the lower foot."""
     leg_m = (THIGH + SHIN) * appearance.height_m
     hip_amp = 0.92 * np.arcsin(np.clip(gait.step_length_m / (2 * leg_m), 0, 0.9)) * amp
     knee_amp = np.deg2rad(48.0) * (hip_amp / np.deg2rad(25.0))
-    arm_amp = np.deg2rad(gait.arm_swing_deg) * amp
-
-    def to_screen(fwd: np.ndarray, up: np.ndarray, lat: float | np.ndarray) -> np.ndarray:
-        # Forward motion shows across the image by c; towards the camera it shows as a drop.
-        return np.stack([fwd * c + lat, up + fwd * s * 0.35], axis=-1)
-
-    hip_lat = 0.08 * b * (0.25 + 0.75 * as_)
+    hip_lat = 0.08 * v.b * (0.25 + 0.75 * v.as_)
     legs = {}
     for side, off, lat in (("a", 0.0, -hip_lat), ("b", np.pi, hip_lat)):
         theta = hip_amp * np.sin(w + off)
@@ -130,24 +157,16 @@ def pose(
     lowest = np.minimum(legs["a"][3], legs["b"][3])
     hip_y = ANKLE_H - lowest
     for side, (kf, ku, af, au, lat) in legs.items():
-        zero = np.zeros(n)
-        pts[:, P["hip_" + side]] = to_screen(zero, hip_y, lat)
-        pts[:, P["knee_" + side]] = to_screen(kf, hip_y + ku, lat)
-        pts[:, P["ankle_" + side]] = to_screen(af, hip_y + au, lat)
-        pts[:, P["toe_" + side]] = to_screen(af + FOOT, np.maximum(hip_y + au - 0.02, 0.012), lat)
+        zero = np.zeros(v.n)
+        pts[:, P["hip_" + side]] = v.to_screen(zero, hip_y, lat)
+        pts[:, P["knee_" + side]] = v.to_screen(kf, hip_y + ku, lat)
+        pts[:, P["ankle_" + side]] = v.to_screen(af, hip_y + au, lat)
+        pts[:, P["toe_" + side]] = v.to_screen(af + FOOT, np.maximum(hip_y + au - 0.02, 0.012), lat)
+    return hip_y
 
-    drop = HIP_H - hip_y  # how far the body has dipped below standing height
-    lean = 0.025 * amp * fx * ac
-    sh_half = (0.075 + 0.05 * as_) * b
-    hip_half = (0.07 + 0.025 * as_) * b
-    sh_y = SHOULDER_H - drop
-    torso_bottom = hip_y - 0.02
-    pts[:, P["t_sl"]] = np.stack([lean - sh_half, sh_y], -1)
-    pts[:, P["t_sr"]] = np.stack([lean + sh_half, sh_y], -1)
-    pts[:, P["t_hr"]] = np.stack([np.full(n, hip_half), torso_bottom], -1)
-    pts[:, P["t_hl"]] = np.stack([np.full(n, -hip_half), torso_bottom], -1)
 
-    arm_lat = (sh_half - 0.022 * b) * (0.25 + 0.75 * as_) + 0.012 * as_
+def _arm_points(pts: np.ndarray, v: _View, w: np.ndarray, arm_amp: np.ndarray, lean: np.ndarray, sh_half: float, sh_y: np.ndarray) -> None:
+    arm_lat = (sh_half - 0.022 * v.b) * (0.25 + 0.75 * v.as_) + 0.012 * v.as_
     for side, sign, lat in (("a", -1.0, -arm_lat), ("b", 1.0, arm_lat)):
         alpha = sign * arm_amp * np.sin(w)  # arm a swings opposite to leg a
         elbow = np.deg2rad(12) + 0.9 * np.maximum(0.0, alpha)
@@ -155,25 +174,28 @@ def pose(
         wf, wu = ef + FOREARM * np.sin(alpha + elbow), eu - FOREARM * np.cos(alpha + elbow)
         shoulder = np.stack([lean + lat, sh_y - 0.015], -1)
         pts[:, P["sh_" + side]] = shoulder
-        pts[:, P["elbow_" + side]] = shoulder + to_screen(ef, eu, 0.0)
-        pts[:, P["wrist_" + side]] = shoulder + to_screen(wf, wu, 0.0)
+        pts[:, P["elbow_" + side]] = shoulder + v.to_screen(ef, eu, 0.0)
+        pts[:, P["wrist_" + side]] = shoulder + v.to_screen(wf, wu, 0.0)
 
-    head_x = 1.3 * lean + 0.012 * fx * ac
-    head_y = HEAD_H - drop
-    head = np.stack([head_x, head_y], -1)
+
+def _head_points(pts: np.ndarray, v: _View, head: np.ndarray) -> None:
+    fx, ac = v.fx, v.ac
     pts[:, P["head"]] = head
     pts[:, P["feet"]] = 0.0
     if ac >= 0.55:  # side: hair at the back of the head, face at the front
         pts[:, P["hair"]] = head + [-0.012 * fx, 0.008]
         pts[:, P["face"]] = head + [0.01 * fx, -0.006]
     else:
-        pts[:, P["hair"]] = head + [0.0, 0.012 if s < 0 else 0.0]
+        pts[:, P["hair"]] = head + [0.0, 0.012 if v.s < 0 else 0.0]
         pts[:, P["face"]] = head + [0.0, -0.009]
     pts[:, P["longhair"]] = head + [-0.012 * fx * ac, -0.075]
     pts[:, P["hat"]] = head + [0.0, 0.02]
     pts[:, P["brim0"]] = head + [0.02 * fx * ac, 0.02]
     pts[:, P["brim1"]] = head + [(0.02 + 0.05 * ac) * fx, 0.018]
 
+
+def _torso_texture(pts: np.ndarray, v: _View) -> None:
+    """Stripes, jacket opening and logo, from the torso's four corners."""
     # Texture lines, inset from the torso edges so their round caps stay inside.
     inset = 0.016
     for k, f in enumerate((0.3, 0.52, 0.74)):
@@ -188,7 +210,8 @@ def pose(
         pts[:, P[f"vs{k}b"]] = bottom + [0, inset]
     mid_top = (pts[:, P["t_sl"]] + pts[:, P["t_sr"]]) / 2
     mid_bot = (pts[:, P["t_hl"]] + pts[:, P["t_hr"]]) / 2
-    if ac >= 0.55:  # open jacket seen from the side: a strip along the chest
+    fx, b = v.fx, v.b
+    if v.ac >= 0.55:  # open jacket seen from the side: a strip along the chest
         front_top = pts[:, P["t_sr"]] if fx > 0 else pts[:, P["t_sl"]]
         front_bot = pts[:, P["t_hr"]] if fx > 0 else pts[:, P["t_hl"]]
         pts[:, P["in0"]] = front_top
@@ -201,20 +224,24 @@ def pose(
         pts[:, P["in2"]] = mid_bot + [0.028 * b, 0]
         pts[:, P["in3"]] = mid_bot + [-0.028 * b, 0]
     logo_c = mid_top * 0.62 + mid_bot * 0.38 - [0, 0.04]
-    lw, lh = (0.075, 0.07) if s > 0 else (0.045, 0.04)
+    lw, lh = (0.075, 0.07) if v.s > 0 else (0.045, 0.04)
     for k, (dx, dy) in enumerate(((-1, 1), (1, 1), (1, -1), (-1, -1))):
         pts[:, P[f"logo{k}"]] = logo_c + [dx * lw / 2, dy * lh / 2]
 
-    _bag_points(pts, appearance.bag, fx, ac, sh_half, hip_half, sh_y, hip_y)
 
+def _skirt_points(pts: np.ndarray, v: _View, hip_half: float, hip_y: np.ndarray) -> None:
     knees_x = pts[:, [P["knee_a"], P["knee_b"]], 0]
     skirt_y = np.minimum(pts[:, P["knee_a"], 1], pts[:, P["knee_b"], 1]) + 0.035
-    spread = 0.035 * b
-    pts[:, P["skirt0"]] = np.stack([np.full(n, -hip_half), hip_y + 0.03], -1)
-    pts[:, P["skirt1"]] = np.stack([np.full(n, hip_half), hip_y + 0.03], -1)
+    spread = 0.035 * v.b
+    pts[:, P["skirt0"]] = np.stack([np.full(v.n, -hip_half), hip_y + 0.03], -1)
+    pts[:, P["skirt1"]] = np.stack([np.full(v.n, hip_half), hip_y + 0.03], -1)
     pts[:, P["skirt2"]] = np.stack([np.maximum(knees_x.max(1) + spread, hip_half + 0.02), skirt_y], -1)
     pts[:, P["skirt3"]] = np.stack([np.minimum(knees_x.min(1) - spread, -hip_half - 0.02), skirt_y], -1)
 
+
+def _sizes(v: _View, appearance: Appearance) -> np.ndarray:
+    b, ac = v.b, v.ac
+    sizes = np.zeros((v.n, len(SIZES)))
     sizes[:, S["thigh"]] = 0.088 * b
     sizes[:, S["shin"]] = 0.064 * b
     sizes[:, S["foot"]] = 0.042
@@ -233,7 +260,7 @@ def pose(
     sizes[:, S["lh_ax"]], sizes[:, S["lh_ay"]] = head_w + 0.006, 0.085
     sizes[:, S["shadow_ax"]] = 0.16 + 0.1 * ac
     sizes[:, S["shadow_ay"]] = 0.035
-    return pts, sizes
+    return sizes
 
 
 def _bag_points(pts: np.ndarray, bag: str, fx: float, ac: float, sh_half: float, hip_half: float,
