@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lsvid_core.errors import InputError
-from lsvid_core.paths import check_location, check_output, staged_folder
+from lsvid_core.paths import check_location, check_output, is_ours, staged_folder, write_marker
 from protocols import Dataset, read_dataset
 from protocols.datasets import convert
 from protocols.evaluation import evaluate_dataset, summarize
@@ -56,7 +56,10 @@ def tracklet_features(ds: Dataset) -> np.ndarray:
 def native_check(out: Path, seed: int, progress: bool = True) -> list[dict]:
     rows = []
     for name in tqdm(NATIVE, desc="public dataset layouts", leave=False, disable=not progress):
-        native = check_output(out / "native" / name, overwrite=True, kind="toy native tree")
+        native = out / "native" / name
+        if native.is_dir() and not native.is_symlink() and not is_ours(native) and (out / "native_results.json").is_file():
+            write_marker(native, "toy-native", "lsvid demo")  # an older demo's tree, written before outputs carried a marker
+        check_output(native, overwrite=True, kind="toy native tree")
         with staged_folder(native, kind="toy-native", tool="lsvid demo") as tmp:
             write_native(name, tmp, seed=seed)
         ds = read_dataset(convert(name, native, out / "native_datasets" / name, overwrite=True))
