@@ -35,7 +35,7 @@ from protocols.evaluation import evaluate_dataset, ranked_gallery
 from .config import BenchConfig
 from .feature_cache import extract_features
 from .fingerprint import dataset_fingerprint, weights_id
-from .registry import REGISTRY, import_plugin
+from .registry import REGISTRY, create_aggregator, import_plugin
 from .results import append_row, config_hash, has_cell, read_leaderboard
 from .runtime import code_version, device_name, environment, resolve_device, run_key, seed_everything
 from .stage_aggregator import SequenceIndex, aggregator_run_spec, embed_sequences, train_aggregator
@@ -96,6 +96,11 @@ def _check_methods(req: BenchRequest) -> None:
     unused = sorted(set(req.method_options) - set(req.methods))
     if unused:
         raise ConfigError(f"--option names method(s) {unused} that --methods does not run ({', '.join(req.methods)})")
+    if req.backbone_weights is None or req.finetune:
+        # stage (a) will make frame features of this width: build each method once now, so that an
+        # option of a wrong value fails before hours of training rather than after
+        for m in req.methods:
+            create_aggregator(m, req.config.frame.embed_dim, **req.method_options.get(m, {}))
 
 
 def _cell_config(req: BenchRequest) -> str:

@@ -25,7 +25,7 @@ from . import __version__
 from .assemble import assign_splits, load_shards, order_tracklets, write_curated
 from .executors import TaskResult, run_tasks
 from .footage import VideoSource, find_videos
-from .identities import cannot_link, cluster, from_csv, from_truth
+from .identities import cannot_link, cluster, from_csv, from_truth, read_identity_csv
 from .quality import CurationQuality, curation_quality
 from .shard import CurateConfig, ShardSummary, process_video, shard_name
 
@@ -96,6 +96,8 @@ def check_request(req: CurateRequest) -> None:
     csv = inputs[1][1]
     if csv is not None and not csv.is_file():
         raise MissingInputError(f"--identities {csv}: no such CSV file; expected truth, cluster or a CSV that `lsvid review` writes")
+    if csv is not None:
+        read_identity_csv(csv)  # its columns and ids, before hours of detection
 
 
 @dataclass(frozen=True)

@@ -32,21 +32,29 @@ def from_truth(tracklets: pd.DataFrame, min_purity: float = 0.5) -> np.ndarray:
     return np.where(ok, tracklets["truth_id"].to_numpy(), -1).astype(np.int64)
 
 
-def from_csv(tracklets: pd.DataFrame, path: str | os.PathLike) -> np.ndarray:
+def read_identity_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """The ``tracklet, person_id`` table of an identity CSV (as ``lsvid review`` writes it), checked:
+    a missing or unreadable file, missing columns or a person id that is not an integer name the file."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise MissingInputError(f"{path}: identity CSV is missing")
     try:
         df = pd.read_csv(path)
-    except Exception as e:
-        raise InputError(f"{path}: not a readable CSV ({e})") from e
+    except Exception as e:  # noqa: BLE001 - pandas raises many types for files that are not CSV
+        raise InputError(f"{path}: not a readable CSV ({e})") from None
     missing = {"tracklet", "person_id"} - set(df.columns)
     if missing:
         raise InputError(f"{path}: lacks column(s) {sorted(missing)}; expected 'tracklet' (<camera>/<slot>/<local_id>) and 'person_id'")
-    bad = pd.to_numeric(df["person_id"], errors="coerce").isna()
+    num = pd.to_numeric(df["person_id"], errors="coerce")
+    bad = (num.isna() | (num != num.round())).to_numpy()
     if bad.any():
-        r = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{path}: row {r + 2}: person_id {df['person_id'].iloc[r]!r} is not an integer")
+        r = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{path}: row {r + 2}: person_id {str(df['person_id'].iloc[r])!r} is not an integer")
+    return df
+
+
+def from_csv(tracklets: pd.DataFrame, path: str | os.PathLike) -> np.ndarray:
+    df = read_identity_csv(path)
     known = set(tracklet_keys(tracklets))
     unknown = [t for t in df["tracklet"].astype(str) if t not in known]
     if unknown:

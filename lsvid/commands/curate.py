@@ -133,6 +133,7 @@ def stats_cmd(dataset: Path, out: Path | None) -> None:
     from protocols import read_dataset
 
     ds = read_dataset(dataset, frames=False)
+    written = histograms(ds, out or dataset / "stats")
     click.echo(format_table1(table1_row(ds)))
-    for p in histograms(ds, out or dataset / "stats"):
+    for p in written:
         click.echo(f"wrote {p}")

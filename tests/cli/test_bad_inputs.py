@@ -607,3 +607,13 @@ def test_an_unreadable_video_on_disk(tmp_path):
     v.chmod(0)
     run(["curate", tmp_path / "f", "--out", tmp_path / "ds", "--quiet"], root=tmp_path, names=("slot1.mp4", "permission denied"),
         out=tmp_path / "ds.work", unchanged=False)
+
+
+def test_bench_option_of_a_wrong_value_fails_before_training(tmp_path, dataset):
+    run(bench(dataset, tmp_path / "runs", "--methods", "gltr", "--option", 'gltr.alpha="x"'), root=tmp_path, names=("gltr", "alpha"))
+
+
+@pytest.mark.parametrize(("text", "names"), [("tracklet,foo\n", ("person_id",)), ("tracklet,person_id\ncam1/s/0,1.5\n", ("row 2", "1.5"))])
+def test_curate_identity_csv_is_checked_before_any_video(tmp_path, footage, text, names):
+    (tmp_path / "ids.csv").write_text(text)
+    run(["curate", footage, "--out", tmp_path / "ds", "--identities", tmp_path / "ids.csv", "--quiet"], root=tmp_path, names=("ids.csv", *names))
