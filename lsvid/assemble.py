@@ -4,8 +4,14 @@ Tracklets get global ids in (camera, slot, first frame, local id) order, so
 the dataset does not depend on the order shards finished in.  Splits are
 LS-VID's: identities divided train : val : test in the proportions 842 : 200 :
 2,730 (train : test about 1 : 3), then within test one random tracklet per
-(identity, camera) is a query and the rest the gallery; tracklets with no
-identity (-1) stay in the gallery as junk, ignored by the protocol.  Crops
+(identity, camera) is a query and the rest the gallery, so that every query
+keeps a same-id gallery tracklet from another camera: an identity that would
+otherwise leave fewer than two of its cameras in the gallery withholds one
+random camera's query, and one seen by a single camera has no query (its
+tracklets are gallery distractors), see :func:`protocols.splits.choose_queries`.
+Tracklets with no identity (-1) stay in the gallery as junk, ignored by the
+protocol.  ``dataset.json``'s ``counts.protocol_check`` records the queries,
+the gallery and the share of queries the protocol can answer.  Crops
 are hard-linked (copied across file systems) into
 ``images/<camera>/<tracklet_id>/<frame_index>.jpg`` and the folder is
 renamed into place only when complete.
@@ -57,7 +63,7 @@ def order_tracklets(tr: pd.DataFrame) -> np.ndarray:
 
 
 def assign_splits(person_ids: np.ndarray, tracklets: pd.DataFrame, *, seed: int, train_fraction: float, val_fraction: float) -> np.ndarray:
-    """Split name per tracklet (see the module docstring)."""
+    """Split name per tracklet (see the module docstring): every query answerable, no identity in two splits."""
     ids = np.unique(person_ids[person_ids >= 0])
     split = np.full(len(person_ids), "gallery", dtype=object)
     if len(ids) < 2:
@@ -67,7 +73,7 @@ def assign_splits(person_ids: np.ndarray, tracklets: pd.DataFrame, *, seed: int,
     split[np.isin(person_ids, s.val)] = "val"
     test = np.isin(person_ids, s.test)
     sub = pd.DataFrame({"tracklet_id": np.flatnonzero(test), "person_id": person_ids[test], "camera_id": tracklets["camera_id"].to_numpy()[test]})
-    q = choose_queries(sub, seed=seed)
+    q = choose_queries(sub, seed=seed, junk_pids=CURATED.junk_pids)
     split[np.flatnonzero(test)[q]] = "query"
     return split
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ from lsvid_core.paths import check_not_inside_inputs, check_output
 from . import __version__
 from .assemble import assign_splits, load_shards, order_tracklets, write_curated
 from .executors import TaskResult, run_tasks
-from .footage import VideoSource, find_videos
+from .footage import VideoInfo, VideoSource, find_videos
 from .identities import cannot_link, cluster, from_csv, from_truth, read_identity_csv
+from .plugins import import_plugins, is_file_plugin, resolve_plugin
 from .quality import CurationQuality, curation_quality
 from .shard import CurateConfig, ShardSummary, process_video, shard_name
 
@@ -50,8 +51,10 @@ class CurateRequest:
     name: str | None = None
     progress: bool = True
     config_file: Path | None = None  # where config came from, if a file: an input --overwrite must spare
+    plugins: tuple[str, ...] = ()  # --plugin: modules or .py files imported first, here and in every worker (lsvid.plugins)
 
     def __post_init__(self) -> None:
+        self.plugins = tuple(resolve_plugin(str(p)) for p in self.plugins)  # a file: its resolved path, for every worker
         at_least(self, ("workers",), 1)
         at_least(self, ("seed",), 0)
         positive(self, ("cluster_threshold",))
@@ -76,6 +79,7 @@ def _inputs(req: CurateRequest) -> list[tuple[str, Path | None]]:
         ("--detector-weights", Path(opts["weights"]) if isinstance(opts.get("weights"), str) else None),
         ("--embedder-checkpoint", Path(req.config.embedder_options["checkpoint"]) if "checkpoint" in req.config.embedder_options else None),
         ("--work", work_dir(req)),
+        *(("--plugin", Path(p)) for p in req.plugins if is_file_plugin(p)),
     ]
 
 
@@ -91,6 +95,7 @@ def check_request(req: CurateRequest) -> None:
     check_not_inside_inputs(work, [("FOOTAGE", Path(req.footage)), ("--out", req.out)], option="--work")
     if work.is_symlink() and not work.exists():
         raise UnsafeOutputError(f"--work {work}: is a dangling symbolic link")
+    import_plugins(req.plugins)  # what they register, before the detector and embedder are looked up
     DETECTORS.check(req.config.detector, req.config.detector_options)
     EMBEDDERS.check(req.config.embedder, req.config.embedder_options)
     csv = inputs[1][1]
@@ -113,12 +118,13 @@ class BuildRecord:
     val_fraction: float
     tool: str = "lsvid curate"
     version: str = __version__
+    plugins: tuple[str, ...] = ()  # --plugin modules (or resolved .py paths) the run imported
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "tool": self.tool, "version": self.version, "config": self.config.to_dict(), "identities": self.identities,
             "cluster_threshold": self.cluster_threshold, "min_purity": self.min_purity, "seed": self.seed,
-            "train_fraction": self.train_fraction, "val_fraction": self.val_fraction,
+            "train_fraction": self.train_fraction, "val_fraction": self.val_fraction, "plugins": list(self.plugins),
         }
 
     @classmethod
@@ -126,7 +132,7 @@ class BuildRecord:
         return cls(config=CurateConfig.from_dict(d["config"], "build.config"), identities=str(d["identities"]),
                    cluster_threshold=float(d["cluster_threshold"]), min_purity=float(d["min_purity"]), seed=int(d["seed"]),
                    train_fraction=float(d["train_fraction"]), val_fraction=float(d["val_fraction"]),
-                   tool=str(d["tool"]), version=str(d["version"]))
+                   tool=str(d["tool"]), version=str(d["version"]), plugins=tuple(str(p) for p in d.get("plugins", ())))
 
 
 @dataclass(frozen=True)
@@ -152,11 +158,15 @@ class CurateReport:
     frames_decoded: int
     quality: CurationQuality | None = None  # with --evaluate
     seconds: float = 0.0  # wall time of the whole run
+    video_info: tuple[VideoInfo, ...] = ()  # each processed video's frames, frame rate (and where it came from) and size
 
     def dataset_meta(self) -> dict[str, Any]:
+        videos = [v.to_dict() for v in self.videos]
+        for d, info in zip(videos, self.video_info):
+            d["info"] = asdict(info)
         meta: dict[str, Any] = {
             "name": self.name,
-            "source": {"kind": "footage", "root": self.footage_root, "videos": [v.to_dict() for v in self.videos]},
+            "source": {"kind": "footage", "root": self.footage_root, "videos": videos},
             "build": self.build.to_dict(),
             "filter_drops": dict(self.filter_drops),
             "failed_videos": [{"video": f.video, "error": f.error} for f in self.failed_videos],
@@ -181,7 +191,12 @@ class CurateReport:
             failed_videos=tuple(FailedVideo(str(f["video"]), str(f["error"])) for f in d["failed_videos"]),
             timing_s={str(k): float(v) for k, v in d["timing_s"].items()}, frames_decoded=int(d["frames_decoded"]),
             quality=None if q is None else CurationQuality.from_dict(q), seconds=float(d.get("seconds", 0.0)),
+            video_info=tuple(_video_info(v["info"]) for v in src["videos"] if "info" in v),
         )
+
+
+def _video_info(i: dict[str, Any]) -> VideoInfo:
+    return VideoInfo(int(i["frames"]), float(i["fps"]), int(i["width"]), int(i["height"]), str(i.get("fps_source", "container")))
 
 
 _STAGES = ("decode", "detect", "embed", "track", "write", "total")
@@ -195,6 +210,9 @@ def curate(req: CurateRequest, log: Callable[[str], None] = print) -> tuple[Path
     ok, failed = _process_videos(req, work, log)
     names = [shard_name(v) for v in ok]
     tracklets, frames, emb, summaries = _load_ordered(work, names)
+    for s in summaries:
+        if s.info.fps_source == "default":
+            log(f"{s.video.video_id}: no frame rate declared (no manifest fps, seqinfo.ini frameRate or container rate); assumed {s.info.fps:g} fps")
     pids = _identities(req, tracklets, emb)
     split = assign_splits(pids, tracklets, seed=req.seed, train_fraction=req.train_fraction, val_fraction=req.val_fraction)
     mode = req.identities if req.identities in ("truth", "cluster") else "csv"
@@ -207,9 +225,11 @@ def curate(req: CurateRequest, log: Callable[[str], None] = print) -> tuple[Path
 def _process_videos(req: CurateRequest, work: Path, log: Callable[[str], None]) -> tuple[list[VideoSource], list[TaskResult]]:
     """One shard per video (reusing finished ones); the videos that made theirs, and the failed tasks."""
     videos = find_videos(req.footage)
+    _log_box_sources(req.config, videos, log)
     work.mkdir(parents=True, exist_ok=True)
     tasks = [(v.video_id, (v, req.config, work)) for v in videos]
-    results = run_tasks(process_video, tasks, workers=req.workers, executor=req.executor, on_error=req.on_error, progress=req.progress)
+    results = run_tasks(process_video, tasks, workers=req.workers, executor=req.executor, on_error=req.on_error, progress=req.progress,
+                        plugins=req.plugins)
     failed = [r for r in results if not r.ok]
     for r in failed:
         log(f"skipped {r.key}: {r.error}")
@@ -217,6 +237,17 @@ def _process_videos(req: CurateRequest, work: Path, log: Callable[[str], None]) 
     if not ok:
         raise InputError(f"{req.footage}: no video could be processed")
     return ok, failed
+
+
+def _log_box_sources(cfg: CurateConfig, videos: list[VideoSource], log: Callable[[str], None]) -> None:
+    """With ``--detector file``/``truth`` (source auto): say which videos take their boxes from their truth, having no detection file."""
+    if cfg.detector not in ("file", "truth") or cfg.detector_options.get("source", "auto") != "auto":
+        return
+    fallback = [v.video_id for v in videos if v.detections is None and v.truth is not None]
+    if fallback:
+        more = f" and {len(fallback) - 3} more" if len(fallback) > 3 else ""
+        log(f"--detector {cfg.detector}: no detection file (<slot>.det.txt, det/det.txt, manifest 'detections') for "
+            f"{len(fallback)} of {len(videos)} video(s) ({', '.join(fallback[:3])}{more}); their boxes come from their truth files")
 
 
 def _load_ordered(work: Path, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, list[ShardSummary]]:
@@ -241,7 +272,7 @@ def _report(req: CurateRequest, ok: list[VideoSource], failed: list[TaskResult],
         config=req.config,
         identities=req.identities if req.identities in ("truth", "cluster") else str(Path(req.identities).resolve()),
         cluster_threshold=req.cluster_threshold, min_purity=req.min_purity, seed=req.seed,
-        train_fraction=req.train_fraction, val_fraction=req.val_fraction,
+        train_fraction=req.train_fraction, val_fraction=req.val_fraction, plugins=req.plugins,
     )
     return CurateReport(
         name=req.name or req.out.name,
@@ -253,6 +284,7 @@ def _report(req: CurateRequest, ok: list[VideoSource], failed: list[TaskResult],
         timing_s={k: round(sum(s.seconds.get(k, 0.0) for s in summaries), 3) for k in _STAGES},
         frames_decoded=int(sum(s.frames_decoded for s in summaries)),
         quality=quality,
+        video_info=tuple(s.info for s in summaries),
     )
 
 

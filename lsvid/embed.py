@@ -1,7 +1,9 @@
 """Appearance embeddings of detected boxes, for tracking and identity clustering.
 
-Two embedders behind one registry (the timm pattern: ``register_embedder`` /
-``create_embedder`` / ``list_embedders``):
+Embedders behind one registry (the timm pattern: ``register_embedder`` /
+``create_embedder`` / ``list_embedders``; a plugin module registers its own
+with ``@register_embedder("mine")``, an installed package through the
+entry-point group ``lsvid.embedders``):
 
 * ``colour_texture`` (default, no weights): the striped HSV colour histogram
   of :func:`lsvid.appearance.colour_histogram` joined with striped histograms
@@ -9,7 +11,10 @@ Two embedders behind one registry (the timm pattern: ``register_embedder`` /
   (Hellinger), so that two histograms compare well by cosine or Euclidean
   distance;
 * ``backbone``: a frame backbone checkpoint trained by ``lsvid bench``
-  (:func:`gltr.backbone.load_checkpoint`), at the input size it was trained at.
+  (:func:`gltr.backbone.load_checkpoint`), at the input size it was trained at;
+* ``onnx`` and ``openvino``: a person ReID network exported to ONNX (OSNet from
+  torchreid, say) or an OpenVINO IR (Intel's ``person-reidentification-retail-0288``),
+  see :mod:`lsvid.embed_models`.
 
 Every embedder maps a frame and its boxes to ``(N, D)`` float32 rows of unit
 length.  Each box is cut and resized to a small fixed size by one OpenCV
@@ -49,7 +54,8 @@ class Embedder(Protocol):
 # ---------------------------------------------------------------------------
 # registry
 
-REGISTRY = Registry("embedder")
+ENTRY_POINT_GROUP = "lsvid.embedders"
+REGISTRY = Registry("embedder", builtins=["lsvid.embed_models"], entry_point_group=ENTRY_POINT_GROUP)
 
 
 def register_embedder(name: str) -> Callable[[Callable[..., Embedder]], Callable[..., Embedder]]:

@@ -1,7 +1,9 @@
 """Run per-video tasks: in this process, in a local process pool, or on a Ray cluster.
 
 Every task writes its own shard atomically, so any executor can retry or
-resume a task on any node.  ``--on-error skip`` reports a bad video by name
+resume a task on any node.  ``plugins`` (``lsvid curate --plugin``) are
+imported in every worker before its first task, so that detectors and
+embedders they register exist there too.  ``--on-error skip`` reports a bad video by name
 and goes on; ``fail`` stops the run at the first one (other finished shards
 stay and are reused by the next run).
 """
@@ -27,9 +29,13 @@ class TaskResult:
     error: str = ""
 
 
-def _guarded(fn: Callable[..., Any], key: str, args: tuple) -> TaskResult:
+def _guarded(fn: Callable[..., Any], key: str, args: tuple, plugins: Sequence[str] = ()) -> TaskResult:
     from .footage import FootageError
 
+    if plugins:  # in a worker process: register what the plugins add (a no-op where already imported)
+        from .plugins import import_plugins
+
+        import_plugins(plugins)
     try:
         return TaskResult(key, True, fn(*args))
     except FootageError as e:
@@ -45,8 +51,10 @@ def run_tasks(
     on_error: str = "fail",
     progress: bool = True,
     desc: str = "videos",
+    plugins: Sequence[str] = (),
 ) -> list[TaskResult]:
-    """Run ``fn(*args)`` for every ``(key, args)``; results in task order.
+    """Run ``fn(*args)`` for every ``(key, args)``; results in task order.  ``plugins``: modules (or
+    ``.py`` files, see :mod:`lsvid.plugins`) every worker imports first.
 
     A video that cannot be read raises :class:`lsvid.footage.FootageError`;
     with ``on_error='skip'`` it becomes a failed :class:`TaskResult`.
@@ -71,14 +79,14 @@ def run_tasks(
 
     try:
         if executor == "ray":
-            _run_ray(fn, tasks, record)
+            _run_ray(fn, tasks, record, tuple(plugins))
         elif workers <= 1:
             for key, args in tasks:
-                record(_guarded(fn, key, args))
+                record(_guarded(fn, key, args, tuple(plugins)))
         else:
             # spawn, not fork: OpenCV's threads do not survive a fork reliably
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                futs = {pool.submit(_guarded, fn, key, args): key for key, args in tasks}
+                futs = {pool.submit(_guarded, fn, key, args, tuple(plugins)): key for key, args in tasks}
                 for fut in as_completed(futs):
                     record(fut.result())
     finally:
@@ -86,7 +94,8 @@ def run_tasks(
     return [results[k] for k, _ in tasks]
 
 
-def _run_ray(fn: Callable[..., Any], tasks: Sequence[tuple[str, tuple]], record: Callable[[TaskResult], None]) -> None:
+def _run_ray(fn: Callable[..., Any], tasks: Sequence[tuple[str, tuple]], record: Callable[[TaskResult], None],
+             plugins: tuple[str, ...] = ()) -> None:
     try:
         import ray
     except ImportError as e:
@@ -95,7 +104,7 @@ def _run_ray(fn: Callable[..., Any], tasks: Sequence[tuple[str, tuple]], record:
         # RAY_ADDRESS points at a cluster; without it Ray starts a local one
         ray.init(address=os.environ.get("RAY_ADDRESS") or None, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False)
     remote = ray.remote(_guarded)
-    refs = {remote.remote(fn, key, args): key for key, args in tasks}
+    refs = {remote.remote(fn, key, args, plugins): key for key, args in tasks}
     pending = list(refs)
     while pending:
         done, pending = ray.wait(pending, num_returns=1)

@@ -36,7 +36,7 @@ from lsvid_core.errors import FileSystemError, MissingDependencyError
 from .boxes import clip_boxes, iou_matrix
 from .filters import FilterConfig, apply_filters, sharpness
 from .footage import VideoInfo, VideoSource, probe, read_frames
-from .mot import read_mot
+from .mot import considered, read_truth
 from .track import Track, Tracker, TrackerConfig
 
 if TYPE_CHECKING:  # for annotations only: _detect_and_track imports them when a shard is built
@@ -83,36 +83,26 @@ def shard_done(work: Path, video: VideoSource) -> bool:
 
 
 def _faces():
+    """The face finder of ``--blur-faces`` (:func:`lsvid.faces.load_face_cascades`: OpenCV's bundled Haar
+    cascades), or :class:`MissingDependencyError` on an OpenCV without them (5.x)."""
+    from .faces import load_face_cascades
+
     if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
         # OpenCV 5 dropped the Haar cascades and their bundled files
         raise MissingDependencyError(
-            f"--blur-faces needs OpenCV's bundled face cascade, which OpenCV {cv2.__version__} lacks; "
+            f"--blur-faces needs OpenCV's bundled face cascades, which OpenCV {cv2.__version__} lacks; "
             "install opencv-python 4.x (pip install 'opencv-python<5')"
         )
-    path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
-    c = cv2.CascadeClassifier(path)
-    if c.empty():
-        raise MissingDependencyError(f"{path}: OpenCV's bundled face cascade could not be loaded")
-    return c
+    return load_face_cascades()
 
 
 def blur_faces(crop: np.ndarray, cascade) -> np.ndarray:
-    """Gaussian-blur faces OpenCV's bundled Haar cascade finds in the upper half of a person crop."""
-    h = crop.shape[0]
-    top = crop[: max(h // 2, 1)]
-    gray = cv2.cvtColor(top, cv2.COLOR_BGR2GRAY)
-    faces = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3, minSize=(8, 8))
-    out = crop.copy()
-    for x, y, w, hh in faces:
-        roi = out[y : y + hh, x : x + w]
-        k = max(3, (min(w, hh) // 2) | 1)
-        out[y : y + hh, x : x + w] = cv2.GaussianBlur(roi, (k, k), 0)
-    # small crops give the cascade too little to work with: blur the head region instead
-    if len(faces) == 0 and h < 120:
-        hy, hx = max(h // 6, 1), crop.shape[1]
-        k = max(3, (min(hy, hx) // 2) | 1)
-        out[:hy] = cv2.GaussianBlur(out[:hy], (k, k), 0)
-    return out
+    """A copy of a person crop with the faces the cascades find in its upper half blurred, and, on a crop
+    under :data:`lsvid.faces.SMALL_CROP` (300) px tall with no face found at its top, its head region
+    (the top fifth) blurred instead: the cascades find no face that small (see :mod:`lsvid.faces`)."""
+    from .faces import blur_faces as blur
+
+    return blur(crop, cascade)
 
 
 @dataclass(frozen=True)
@@ -162,7 +152,7 @@ class ShardSummary:
         i, t = d["info"], d["truth"]
         return cls(
             video=VideoSource.from_dict(d["video"]),
-            info=VideoInfo(int(i["frames"]), float(i["fps"]), int(i["width"]), int(i["height"])),
+            info=VideoInfo(int(i["frames"]), float(i["fps"]), int(i["width"]), int(i["height"]), str(i.get("fps_source", "container"))),
             frames_decoded=int(d["frames_decoded"]), detections=int(d["detections"]), tracks=int(d["tracks"]),
             tracklets=int(d["tracklets"]), boxes=int(d["boxes"]),
             drops={str(k): int(v) for k, v in d["drops"].items()},
@@ -257,7 +247,7 @@ def _detect_and_track(video: VideoSource, info: VideoInfo, cfg: CurateConfig, pr
 
     detector = create_detector(cfg.detector, **cfg.detector_options)
     embedder = create_embedder(cfg.embedder, **cfg.embedder_options)
-    seen = _FirstPass(Tracker(cfg.tracker, frame_size=(info.width, info.height)))
+    seen = _FirstPass(Tracker(cfg.tracker, frame_size=(info.width, info.height), fps=info.fps))
     detector.start_video(video)
     size = max(1, getattr(detector, "batch_size", 1))
     batch: list[tuple[int, np.ndarray]] = []
@@ -366,17 +356,23 @@ def _tracklet_table(video: VideoSource, kept: list[tuple[Track, np.ndarray]]) ->
 
 def _truth_columns(video: VideoSource, frames: pd.DataFrame, tracklets: pd.DataFrame, min_iou: float) -> TruthMatch | None:
     """With MOT truth: each kept box's truth person (IoU >= min_iou, else -1), each tracklet's
-    majority person and purity (share of its boxes that are that person)."""
+    majority person and purity (share of its annotated boxes that are that person).
+
+    A truth file may annotate only the first frames of a video (the PETS clip's covers 69 of 795):
+    frames after the truth's last frame are unknown, not wrong, so they count neither for nor
+    against a tracklet; one with no annotated box has truth id -1 and purity NaN."""
     if video.truth is None or not Path(video.truth).exists():
         frames["truth_id"] = -1
         tracklets["truth_id"] = -1
         tracklets["truth_purity"] = np.nan
         return None
-    gt = read_mot(video.truth)
+    gt = read_truth(video.truth)
+    last = int(gt["frame"].max()) if len(gt) else 0  # MOT frames are 1-based: video frames 0..last-1 are annotated
+    gt = gt[considered(gt)]  # consider-0 rows (and other classes) are nobody to match
     gt_by_frame = {int(f): g for f, g in gt.groupby("frame")}
     tid = np.full(len(frames), -1, np.int64)
     for f, idx in frames.groupby("video_frame").indices.items():
-        g = gt_by_frame.get(int(f) + 1)  # MOT frames are 1-based
+        g = gt_by_frame.get(int(f) + 1)
         if g is None:
             continue
         iou = iou_matrix(frames.iloc[idx][["x", "y", "w", "h"]].to_numpy(), g[["bb_left", "bb_top", "bb_width", "bb_height"]].to_numpy())
@@ -384,19 +380,20 @@ def _truth_columns(video: VideoSource, frames: pd.DataFrame, tracklets: pd.DataF
         ok = iou[np.arange(len(idx)), best] >= min_iou
         tid[idx[ok]] = g["id"].to_numpy()[best[ok]]
     frames["truth_id"] = tid
+    annotated = frames["video_frame"].to_numpy() < last
     maj, pur = [], []
     local_of = frames["local_id"].to_numpy()
     for local in tracklets["local_id"]:
-        ids = tid[local_of == local]
+        ids = tid[(local_of == local) & annotated]
         matched = ids[ids >= 0]
         if len(matched):
             vals, cnt = np.unique(matched, return_counts=True)
             best = int(vals[np.argmax(cnt)])  # ties go to the smaller id: deterministic
             maj.append(best)
-            pur.append(float((ids == best).mean()))  # unmatched boxes count against purity
+            pur.append(float((ids == best).mean()))  # unmatched annotated boxes count against purity
         else:
             maj.append(-1)
-            pur.append(0.0)
+            pur.append(0.0 if len(ids) else np.nan)
     tracklets["truth_id"] = maj
     tracklets["truth_purity"] = pur
     return TruthMatch(file=str(video.truth), boxes_matched=int((tid >= 0).sum()), boxes=int(len(tid)))

@@ -1,4 +1,11 @@
-"""``lsvid stats``: the paper's Table 1 row and Fig. 4 histograms for any dataset folder."""
+"""``lsvid stats``: the paper's Table 1 row and Fig. 4 histograms for any dataset folder.
+
+Under the row, one line on the query/gallery split as the protocol scores it
+(:func:`protocols.evaluation.query_checks`): queries, gallery, how many
+queries keep a true match (same id, another camera, not junk) and their
+share, and the identities with a query -- for PRID/iLIDS trial 0's, with the
+range over all trials.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +15,7 @@ import numpy as np
 
 from lsvid_core.paths import check_output, staged_folder
 from protocols import Dataset
+from protocols.evaluation import query_checks
 
 
 def table1_row(ds: Dataset) -> dict[str, Any]:
@@ -33,6 +41,33 @@ def format_table1(row: dict[str, Any]) -> str:
     head = f"{'dataset':<14} {'#identity':>9} {'#sequence':>9} {'#boxes':>10} {'frames/seq':>10} {'#camera':>7}"
     body = f"{row['dataset']:<14} {row['identities']:>9,} {row['sequences']:>9,} {row['boxes']:>10,} {row['mean_frames']:>10.1f} {row['cameras']:>7}"
     return head + "\n" + body
+
+
+def format_query_check(c: dict[str, Any]) -> str:
+    """One line of :func:`protocols.evaluation.query_check`'s numbers."""
+    return (
+        f"{c['queries']:,} ({c['query_identities']:,} identities), gallery {c['gallery']:,}; "
+        f"answerable {c['answerable']:,} of {c['queries']:,} ({100 * c['answerable_share']:.1f}%)"
+    )
+
+
+def queries_summary(ds: Dataset) -> str:
+    """The query line(s) printed under the Table 1 row: trial 0, and the range over trials when there are several."""
+    checks = query_checks(ds)
+    if not any(c["queries"] for c in checks):
+        return "queries: none (no query split)"
+    first = checks[0]
+    if len(checks) == 1:
+        return "queries: " + format_query_check(first)
+    out = [f"queries (trial 0 of {len(checks)}): " + format_query_check(first)]
+
+    def span(key: str, fmt: str = "{:,}") -> str:
+        lo, hi = min(c[key] for c in checks), max(c[key] for c in checks)
+        return fmt.format(lo) if lo == hi else f"{fmt.format(lo)}-{fmt.format(hi)}"
+
+    share = span("answerable_share", "{:.1%}")
+    out.append(f"  over all {len(checks)} trials: queries {span('queries')}, gallery {span('gallery')}, answerable {span('answerable')} ({share})")
+    return "\n".join(out)
 
 
 def histograms(ds: Dataset, out_dir: str | Path) -> list[Path]:

@@ -116,8 +116,16 @@ class Dataset:
         return compute_counts(self.tracklets)
 
 
-def compute_counts(tr: pd.DataFrame) -> dict[str, Any]:
-    """Per split: tracklets, identities, frames; plus totals (the paper's Table 1 columns)."""
+def compute_counts(tr: pd.DataFrame, junk_pids: Sequence[int] = (-1,)) -> dict[str, Any]:
+    """Per split: tracklets, identities, frames; plus totals (the paper's Table 1 columns).
+
+    With query tracklets, ``protocol_check`` says how many the protocol can
+    answer (:func:`protocols.evaluation.query_check`: queries, gallery,
+    answerable queries and their share, identities with a query), ignoring
+    ``junk_pids`` (-1, the schema's "no identity", by default).  For PRID and
+    iLIDS the tracklet table holds trial 0's split, so these are trial 0's
+    numbers; :func:`protocols.evaluation.query_checks` gives every trial.
+    """
     out: dict[str, Any] = {}
     for s, g in tr.groupby("split", sort=False):
         out[str(s)] = {
@@ -137,6 +145,10 @@ def compute_counts(tr: pd.DataFrame) -> dict[str, Any]:
         "frames": int(uniq["num_frames"].sum()),
         "cameras": int(tr["camera_id"].nunique()),
     }
+    if (tr["split"] == "query").any():
+        from .evaluation import query_check  # evaluation imports this module
+
+        out["protocol_check"] = query_check(tr, junk_pids)
     return out
 
 

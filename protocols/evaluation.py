@@ -2,7 +2,9 @@
 
 :func:`evaluate_dataset` scores features under a dataset's protocol;
 :func:`ranked_gallery` lists, per counted query, the gallery tracklets that
-protocol ranks first (for retrieval strips), with exactly its exclusions.
+protocol ranks first (for retrieval strips), with exactly its exclusions;
+:func:`query_check` says, without features, how many queries that rule leaves
+a true match to find (the share a split really scores).
 """
 from __future__ import annotations
 
@@ -167,20 +169,78 @@ def _ranked_rows(dist_block, s: _TrialSplit, counted: np.ndarray, junk: np.ndarr
     return pos, dist
 
 
-def _queries_with_a_match(s: _TrialSplit, junk: np.ndarray) -> np.ndarray:
-    """Positions of the queries that keep a true match: an item of their id, another camera, not junk.
+def _has_a_match(qp: np.ndarray, qc: np.ndarray, gp: np.ndarray, gc: np.ndarray, junk: np.ndarray) -> np.ndarray:
+    """Per query: whether the gallery keeps an item of its id from another camera that is not junk.
 
     From the gallery's (id, camera) pairs rather than a queries x gallery mask,
-    so memory stays linear at any scale.
+    so memory stays linear at any scale.  ``junk`` masks the gallery.
     """
-    lo = min(int(s.gc.min()), int(s.qc.min()))
-    span = max(int(s.gc.max()), int(s.qc.max())) - lo + 1
-    key = lambda p, c: p.astype(np.int64) * span + (c.astype(np.int64) - lo)  # noqa: E731
-    pairs = np.unique(key(s.gp[~junk], s.gc[~junk]))
+    qp, qc, gp, gc = (np.asarray(a, dtype=np.int64) for a in (qp, qc, gp, gc))
+    keep = ~np.asarray(junk, dtype=bool)
+    if len(qp) == 0 or not keep.any():
+        return np.zeros(len(qp), dtype=bool)
+    lo = min(int(gc.min()), int(qc.min()))
+    span = max(int(gc.max()), int(qc.max())) - lo + 1
+    key = lambda p, c: p * span + (c - lo)  # noqa: E731
+    pairs = np.unique(key(gp[keep], gc[keep]))
     pair_pid = np.floor_divide(pairs, span)  # sorted, as pairs are
-    cams_of_id = np.searchsorted(pair_pid, s.qp, "right") - np.searchsorted(pair_pid, s.qp, "left")
-    own_camera = np.isin(key(s.qp, s.qc), pairs)
-    return np.flatnonzero(cams_of_id - own_camera > 0)
+    cams_of_id = np.searchsorted(pair_pid, qp, "right") - np.searchsorted(pair_pid, qp, "left")
+    own_camera = np.isin(key(qp, qc), pairs)
+    return cams_of_id - own_camera > 0
+
+
+def _queries_with_a_match(s: _TrialSplit, junk: np.ndarray) -> np.ndarray:
+    """Positions of the queries that keep a true match: an item of their id, another camera, not junk."""
+    return np.flatnonzero(_has_a_match(s.qp, s.qc, s.gp, s.gc, junk))
+
+
+def answerable_queries(
+    query_pids: Any, query_camids: Any, gallery_pids: Any, gallery_camids: Any, junk_pids: Sequence[int] = ()
+) -> np.ndarray:
+    """Per query, whether the protocol leaves it a true match to find (the queries :func:`evaluate` counts).
+
+    The shared rule: gallery items of the query's id *and* camera are removed,
+    and so are items whose id is in ``junk_pids``; a query is answerable when a
+    gallery item of its id is left, i.e. one from another camera.  No features
+    are needed: this is a property of the split.
+    """
+    gp = np.asarray(gallery_pids, dtype=np.int64)
+    junk = np.isin(gp, np.asarray(junk_pids, dtype=np.int64))
+    return _has_a_match(query_pids, query_camids, gp, gallery_camids, junk)
+
+
+def query_check(tracklets: Any, junk_pids: Sequence[int] = (-1,)) -> dict[str, Any]:
+    """How many queries of a tracklet table (its ``split`` column) the protocol can answer.
+
+    ``queries``/``gallery``: tracklets in each split (junk included in the
+    gallery); ``answerable``: queries left a same-id gallery tracklet from
+    another camera after the protocol's exclusions (see
+    :func:`answerable_queries`), and ``answerable_share`` their share of the
+    queries (0 without queries); ``query_identities``/
+    ``answerable_identities``: identities with a query, with an answerable one.
+    Queries that are not answerable are skipped by :func:`evaluate`, so the
+    share says how much of the query set is really scored.
+    """
+    split = tracklets["split"].astype(str).to_numpy()
+    pid = tracklets["person_id"].to_numpy(np.int64)
+    cam = tracklets["camera_id"].to_numpy(np.int64)
+    q, g = split == "query", split == "gallery"
+    ok = answerable_queries(pid[q], cam[q], pid[g], cam[g], junk_pids)
+    n_q = int(q.sum())
+    return {
+        "queries": n_q,
+        "gallery": int(g.sum()),
+        "answerable": int(ok.sum()),
+        "answerable_share": round(float(ok.sum()) / n_q, 4) if n_q else 0.0,
+        "query_identities": int(len(np.unique(pid[q]))),
+        "answerable_identities": int(len(np.unique(pid[q][ok]))),
+    }
+
+
+def query_checks(ds: Dataset) -> list[dict[str, Any]]:
+    """:func:`query_check` of every trial of ``ds`` under its protocol's junk ids, each with its ``trial``."""
+    junk = ds.protocol.junk_pids
+    return [{"trial": t, **query_check(ds.for_trial(t).tracklets, junk)} for t in range(ds.num_trials)]
 
 
 def ranked_gallery(
@@ -248,4 +308,14 @@ def summarize(results: Sequence[TrialResult]) -> dict[str, float]:
     return out
 
 
-__all__ = ["evaluate_dataset", "ranked_gallery", "summarize", "RankedGallery", "TrialResult", "pairwise_distance"]
+__all__ = [
+    "evaluate_dataset",
+    "ranked_gallery",
+    "summarize",
+    "answerable_queries",
+    "query_check",
+    "query_checks",
+    "RankedGallery",
+    "TrialResult",
+    "pairwise_distance",
+]

@@ -1,4 +1,17 @@
-"""Seeded split rules: identity-disjoint train/val/test, query choice, and PRID/iLIDS trials."""
+"""Seeded split rules: identity-disjoint train/val/test, query choice, and PRID/iLIDS trials.
+
+Query choice (:func:`choose_queries`) is LS-VID's shape -- within the test
+identities, one random tracklet per (identity, camera) is a query and the rest
+the gallery, query and gallery disjoint -- with one guarantee added: **every
+query keeps at least one tracklet of its identity from another camera in the
+gallery**.  The protocol drops gallery items of the query's id seen by the
+query's camera, so only other cameras can answer it; LS-VID's and MARS's
+"one per camera" taken literally makes every tracklet of a person seen once
+per camera a query and leaves nothing to find.  MARS avoids that by keeping
+the whole test set (queries included) as the gallery; we keep LS-VID's
+disjoint query/gallery, which curated datasets follow, and instead withhold
+one camera's query where it is needed.  See :func:`choose_queries`.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -48,21 +61,47 @@ def split_identities(
     )
 
 
-def choose_queries(tracklets: pd.DataFrame, *, seed: int = 0) -> np.ndarray:
-    """Boolean mask of test tracklets chosen as queries, as MARS and LS-VID do.
+def choose_queries(tracklets: pd.DataFrame, *, seed: int = 0, junk_pids: Sequence[int] = (-1,)) -> np.ndarray:
+    """Boolean mask of test tracklets chosen as queries; every query stays answerable.
 
-    For every test identity seen by at least two cameras, one random tracklet
-    per camera is a query; everything else is gallery.  Identities seen by one
-    camera only have no cross-camera match and stay in the gallery as
-    distractors.  ``tracklets`` needs ``tracklet_id``, ``person_id``, ``camera_id``.
+    The rule, per test identity (``person_id`` not in ``junk_pids``):
+
+    1. seen by one camera only: no query.  Its tracklets stay in the gallery as
+       distractors for other queries (no other camera could answer them).
+    2. seen by two cameras or more: one random tracklet per camera is a query
+       candidate, as LS-VID and MARS choose them.  If at least two of its
+       cameras would still keep a gallery tracklet (two cameras with two or
+       more tracklets), every candidate is a query.  Otherwise one random
+       camera of the identity gets no query and all its tracklets stay in
+       the gallery.
+
+    Either way every query keeps a same-id gallery tracklet from another
+    camera, every identity seen by k >= 2 cameras gets k or k - 1 queries (at
+    most one per camera), and no rule with at most one query per (identity,
+    camera) and disjoint query/gallery can choose more.  A person seen once by
+    each of k cameras gets k - 1 queries and one gallery tracklet.
+
+    Deterministic given ``seed`` and the table's (``tracklet_id``,
+    ``person_id``, ``camera_id``) rows, whatever their order.  Junk tracklets
+    are never queries.  ``tracklets`` needs ``tracklet_id``, ``person_id``,
+    ``camera_id``; the mask is in its row order.
     """
     rng = np.random.default_rng(seed)
     df = tracklets[["tracklet_id", "person_id", "camera_id"]].sort_values("tracklet_id", kind="stable")
+    df = df[~df["person_id"].isin(np.asarray(junk_pids, dtype=np.int64))]
     ncam = df.groupby("person_id")["camera_id"].nunique()
     multi = df[df["person_id"].map(ncam) >= 2]
     keys = rng.random(len(multi))
     pick = multi.assign(_k=keys).sort_values(["person_id", "camera_id", "_k"], kind="stable")
-    chosen = set(pick.drop_duplicates(["person_id", "camera_id"])["tracklet_id"].tolist())
+    pick["_n"] = pick.groupby(["person_id", "camera_id"])["tracklet_id"].transform("size")
+    # one candidate per (identity, camera), in (identity, camera) order, with that camera's tracklet count
+    cand = pick.drop_duplicates(["person_id", "camera_id"]).reset_index(drop=True)
+    # an identity with fewer than two cameras left holding a gallery tracklet withholds one random camera's query
+    keeping = (cand["_n"] >= 2).groupby(cand["person_id"]).transform("sum")
+    cand["_r"] = rng.random(len(cand))
+    short = cand[keeping.to_numpy() < 2]
+    withheld = short.sort_values(["person_id", "_r"], kind="stable").drop_duplicates("person_id")["tracklet_id"]
+    chosen = set(cand["tracklet_id"].tolist()) - set(withheld.tolist())
     return tracklets["tracklet_id"].isin(chosen).to_numpy()
 
 

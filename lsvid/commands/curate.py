@@ -84,6 +84,9 @@ def curate_config(ctx: click.Context, config_file: Path | None, p: dict):
 @click.option("--work", type=click.Path(path_type=Path), default=None, help="Shard folder (default OUT.work); reused on re-runs.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="JSON of CurateConfig fields; the options above override it only where given.")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
+              help="Import this module (a dotted name, or a .py file) first, here and in every worker; the detectors and "
+                   "embedders it registers (@register_detector, @register_embedder) become available. Repeatable.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it is a dataset this tool wrote (never an input, nor a folder holding one).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
@@ -93,21 +96,23 @@ def curate_cmd(ctx: click.Context, footage: Path, out: Path, **p) -> None:
     appearance, filter, assign identities across cameras, split 1:3 (+ validation), write."""
     from lsvid.curate import CurateRequest, curate, format_report
     from lsvid.quality import format_quality
-    from lsvid.stats import format_table1, table1_row
+    from lsvid.stats import format_query_check, format_table1, table1_row
     from protocols import read_dataset
 
     cfg = curate_config(ctx, p["config_file"], p)
     req = CurateRequest(footage=footage, out=out, config=cfg, identities=p["identities"], cluster_threshold=p["cluster_threshold"],
                         seed=p["seed"], train_fraction=p["train_fraction"], val_fraction=p["val_fraction"], workers=p["workers"],
                         executor=p["executor"], on_error=p["on_error"], evaluate=p["evaluate"], overwrite=p["overwrite"],
-                        work=p["work"], progress=not p["quiet"], config_file=p["config_file"])
+                        work=p["work"], progress=not p["quiet"], config_file=p["config_file"], plugins=tuple(p["plugins"]))
     path, report = curate(req, log=click.echo)
     click.echo(format_report(report))
     if report.quality is not None:
         click.echo(format_quality(report.quality))
     click.echo(format_table1(table1_row(read_dataset(path, frames=False))))
     c = json.loads((path / "dataset.json").read_text())["counts"]
-    click.echo("splits: " + ", ".join(f"{k} {v['tracklets']} tracklets / {v['identities']} ids" for k, v in c.items() if k != "total"))
+    click.echo("splits: " + ", ".join(f"{k} {v['tracklets']} tracklets / {v['identities']} ids" for k, v in c.items() if k not in ("total", "protocol_check")))
+    if "protocol_check" in c:
+        click.echo("queries: " + format_query_check(c["protocol_check"]))
     click.echo(f"wrote {path}")
 
 
@@ -129,11 +134,12 @@ def review_cmd(dataset: Path, out: Path | None) -> None:
 def stats_cmd(dataset: Path, out: Path | None) -> None:
     """The paper's Table 1 row (#identity, #sequence, #boxes, frames per sequence, #camera)
     and its Fig. 4 histograms as PNGs."""
-    from lsvid.stats import format_table1, histograms, table1_row
+    from lsvid.stats import format_table1, histograms, queries_summary, table1_row
     from protocols import read_dataset
 
     ds = read_dataset(dataset, frames=False)
     written = histograms(ds, out or dataset / "stats")
     click.echo(format_table1(table1_row(ds)))
+    click.echo(queries_summary(ds))
     for p in written:
         click.echo(f"wrote {p}")

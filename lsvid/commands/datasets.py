@@ -76,7 +76,10 @@ def convert_cmd(name: str, root: Path, out: Path, overwrite: bool, seed: int | N
 @click.option("--frames/--no-frames", default=True, help="Also check frames.parquet (slower on large sets).")
 @click.option("--check-files", is_flag=True, help="Also check that every frame file exists under the image root.")
 def validate_cmd(dataset: Path, frames: bool, check_files: bool) -> None:
-    """Check DATASET against the schema; print its counts, or the first violation."""
+    """Check DATASET against the schema; print its counts and how many queries the protocol
+    can answer (a same-id gallery tracklet from another camera), or the first violation."""
+    from lsvid.stats import queries_summary
+
     ds = read_dataset(dataset, frames=frames or check_files)
     if check_files:
         n, first = ds.missing_frames()
@@ -85,6 +88,7 @@ def validate_cmd(dataset: Path, frames: bool, check_files: bool) -> None:
             raise click.ClickException(f"{n} frame files listed in {dataset / 'frames.parquet'} do not exist under {ds.image_root}, e.g.\n  {listing}")
     click.echo(f"{dataset}: valid ({ds.name}, protocol {ds.protocol.name}, {ds.num_trials} trial(s))")
     click.echo(format_counts({**ds.meta, "counts": ds.counts()}))
+    click.echo(queries_summary(ds))
 
 
 __all__ = ["convert_cmd", "validate_cmd", "list_datasets"]

@@ -2,8 +2,13 @@
 
 Built in:
 
-* ``yolo`` -- ultralytics YOLO from local weights (``weights=yolo.pt``; train
-  your own offline with ``lsvid train-detector``), batched, CUDA when present;
+* ``yolo`` -- ultralytics YOLO from local weights: ``weights=yolo.pt`` (train
+  your own offline with ``lsvid train-detector``) or any export ultralytics
+  loads (``.onnx``, ``*_openvino_model/``, ``.engine``, ...), batched, CUDA
+  when present;
+* ``openvino`` -- an OpenVINO IR person detector of the SSD kind, such as
+  Intel's ``person-detection-retail-0013`` (``weights=...xml``), batched where
+  the model allows;
 * ``hog`` -- histograms of oriented gradients and a linear SVM, no weights file;
 * ``motion`` -- background subtraction for static cameras, no weights;
 * ``truth`` -- the boxes of the video's MOT file, to curate existing annotations.
@@ -30,7 +35,7 @@ from protocols.registry import Entry, Registry, option_defaults
 from .base import Detector, DetectorError
 
 ENTRY_POINT_GROUP = "lsvid.detectors"
-_BUILTIN_MODULES = ("hog", "motion", "truth", "yolo")
+_BUILTIN_MODULES = ("hog", "motion", "openvino_ssd", "truth", "yolo")
 
 REGISTRY = Registry(
     "detector",

@@ -46,7 +46,8 @@ def test_summary_is_typed_and_done_json_keeps_its_layout(built):
     assert s.tracklets > 0 and s.frames_decoded == s.info.frames and s.drops["tracklets_kept"] == s.tracklets
     raw = json.loads(done_json(work, video).read_text())
     assert set(raw) == LEGACY_KEYS
-    assert set(raw["info"]) == {"frames", "fps", "width", "height"} and set(raw["truth"]) == {"file", "boxes_matched", "boxes"}
+    assert set(raw["info"]) == {"frames", "fps", "fps_source", "width", "height"} and set(raw["truth"]) == {"file", "boxes_matched", "boxes"}
+    assert s.info.fps == 25 and s.info.fps_source == "container"  # lsvid synth's default rate, as the MP4 declares it
     assert raw == json.loads(json.dumps(s.to_dict()))
     assert ShardSummary.from_dict(raw).to_dict() == raw
 
@@ -96,7 +97,10 @@ def test_the_report_is_what_dataset_json_records(small_footage, tmp_path):
     for key, value in json.loads(json.dumps(report.dataset_meta())).items():
         assert meta[key] == value, key
     assert "per_video" not in meta["quality"] and set(report.quality.per_video) == {"cam01__slot01", "cam02__slot01"}
-    assert meta["build"]["config"] == CFG.to_dict() and meta["source"]["videos"] == [v.to_dict() for v in find_videos(small_footage)]
+    assert meta["build"]["config"] == CFG.to_dict()
+    videos = meta["source"]["videos"]
+    assert [{k: v for k, v in d.items() if k != "info"} for d in videos] == [v.to_dict() for v in find_videos(small_footage)]
+    assert [d["info"] for d in videos] == [{"frames": 150, "fps": 25.0, "fps_source": "container", "width": 640, "height": 360}] * 2
     d = report.to_dict()
     assert d["seconds"] == report.seconds > 0 and d["quality"]["per_video"] == report.quality.per_video
     assert CurateReport.from_dict(json.loads(json.dumps(d))).to_dict() == json.loads(json.dumps(d))

@@ -11,8 +11,9 @@ from detect_helpers import assert_well_formed
 
 from lsvid.cli import main
 from lsvid.detect import DetectorError, create_detector
-from lsvid.detect.yolo import find_person_class
+from lsvid.detect.yolo import export_formats, find_person_class, weights_format
 from lsvid.footage import find_videos, read_frames
+from lsvid_core.errors import MissingDependencyError
 
 
 def _frames(video, n: int) -> list[np.ndarray]:
@@ -33,17 +34,87 @@ def test_missing_weights_name_the_file_and_the_offline_alternatives(tmp_path):
         create_detector("yolo", weights="yolov8n.pt")  # a hub name is not fetched
 
 
-def test_onnx_without_onnxruntime_says_so(tmp_path, monkeypatch):
+def _without(monkeypatch, *missing: str, present: tuple[str, ...] = ()) -> None:
+    """Make ``importlib.util.find_spec`` say the ``missing`` modules are not installed (and ``present`` ones are)."""
     import importlib.util
 
     from lsvid.detect import yolo
 
+    real = importlib.util.find_spec
+
+    def find_spec(name, *a):
+        if name in missing:
+            return None
+        return object() if name in present else real(name, *a)
+
+    monkeypatch.setattr(yolo.importlib.util, "find_spec", find_spec)
+
+
+def test_onnx_without_onnxruntime_says_so(tmp_path, monkeypatch):
     fake = tmp_path / "m.onnx"
     fake.write_bytes(b"not really")
-    real = importlib.util.find_spec
-    monkeypatch.setattr(yolo.importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
-    with pytest.raises(DetectorError, match=r"m\.onnx is ONNX, which needs onnxruntime"):
+    _without(monkeypatch, "onnxruntime")
+    with pytest.raises(MissingDependencyError, match=r"m\.onnx is ONNX, which needs onnxruntime.*lsvid\[onnx\]"):
         create_detector("yolo", weights=str(fake))
+
+
+def test_openvino_and_tensorrt_exports_without_their_runtime_name_the_extra(tmp_path, monkeypatch):
+    folder = tmp_path / "best_openvino_model"
+    folder.mkdir()
+    engine = tmp_path / "best.engine"
+    engine.write_bytes(b"not really")
+    _without(monkeypatch, "openvino", "tensorrt")
+    with pytest.raises(MissingDependencyError, match=r"best_openvino_model is OpenVINO, which needs openvino.*lsvid\[openvino\]"):
+        create_detector("yolo", weights=str(folder))
+    with pytest.raises(MissingDependencyError, match=r"best\.engine is TensorRT, which needs tensorrt.*lsvid\[tensorrt\]"):
+        create_detector("yolo", weights=str(engine))
+
+
+def test_a_tensorrt_engine_needs_cuda(tmp_path, monkeypatch):
+    engine = tmp_path / "best.engine"
+    engine.write_bytes(b"not really")
+    _without(monkeypatch, present=("tensorrt",))
+    with pytest.raises(DetectorError, match="TensorRT engine, which runs on an NVIDIA GPU only; device=cpu"):
+        create_detector("yolo", weights=str(engine), device="cpu")
+
+
+def test_weight_formats_are_read_from_ultralytics():
+    from ultralytics.engine.exporter import export_formats as ultralytics_formats
+
+    rows = export_formats()
+    arguments = [r.argument for r in rows]
+    assert arguments == ["pt" if a == "-" else a for a in ultralytics_formats()["Argument"]]
+    assert {"pt", "torchscript", "onnx", "openvino", "engine", "litert", "ncnn"} <= set(arguments)
+    for name, fmt in [("yolo.pt", "pt"), ("m.onnx", "onnx"), ("best.pt.onnx", "onnx"), ("x_openvino_model", "openvino"),
+                      ("m.engine", "engine"), ("m.torchscript", "torchscript"), ("m.tflite", "litert"),
+                      ("m_edgetpu.tflite", "edgetpu"), ("best_qnn.onnx", "qnn"), ("m_ncnn_model", "ncnn")]:
+        assert weights_format(name).argument == fmt, name
+    assert weights_format("model.xml") is None and weights_format("weights.bin") is None
+    assert [r.name for r in rows if r.folder][:2] == ["OpenVINO", "TensorFlow SavedModel"]
+    from ultralytics.nn.autobackend import AutoBackend
+
+    if isinstance(AutoBackend._model_type("m.onnx"), str):  # ultralytics 8.4: the format by name, as we decide it
+        for r in rows:
+            assert weights_format(f"model{r.suffix}").argument == AutoBackend._model_type(f"model{r.suffix}"), r
+
+
+def test_a_folder_or_xml_that_ultralytics_would_not_load_says_what_would(tmp_path):
+    ir = tmp_path / "my_ir"
+    ir.mkdir()
+    (ir / "model.xml").write_text("<net/>")
+    (ir / "model.bin").write_bytes(b"")
+    for weights in (ir, ir / "model.xml"):
+        with pytest.raises(DetectorError, match=r"ends in _openvino_model.*--detector openvino"):
+            create_detector("yolo", weights=str(weights))
+    (tmp_path / "m.weights").write_bytes(b"")
+    with pytest.raises(DetectorError, match=r"not a format ultralytics loads.*_openvino_model/ \(OpenVINO\).*\.engine \(TensorRT\)"):
+        create_detector("yolo", weights=str(tmp_path / "m.weights"))
+    with pytest.raises(DetectorError, match="a URL"):
+        create_detector("yolo", weights="https://example.com/yolo.pt")
+    not_a_folder = tmp_path / "x_openvino_model"
+    not_a_folder.write_bytes(b"")
+    with pytest.raises(DetectorError, match="is the folder ultralytics wrote"):
+        create_detector("yolo", weights=str(not_a_folder))
 
 
 def test_person_class_from_the_model_names():
@@ -103,6 +174,7 @@ def test_train_detector_offline_then_yolo_loads_the_weights(tiny_footage, tmp_pa
     onnx_path = YOLO(str(out)).export(format="onnx", imgsz=160, dynamic=False)
     via_onnx = create_detector("yolo", weights=onnx_path, conf=0.001, device="cpu")
     assert via_onnx.imgsz == 160 and via_onnx.person_class == 0  # read from the graph's fixed input
+    assert via_onnx.export_batch == 1 and via_onnx.format == "onnx"
     with pytest.raises(DetectorError, match="exported for 160 px inputs, not imgsz=320"):
         create_detector("yolo", weights=onnx_path, imgsz=320, device="cpu")
     onnx_boxes = via_onnx.detect(frames, [0, 1, 2, 3])
@@ -115,6 +187,16 @@ def test_train_detector_offline_then_yolo_loads_the_weights(tiny_footage, tmp_pa
         np.testing.assert_allclose(a[0, :4], b[0, :4], atol=1.0)
         k = min(len(a), len(b), 3)
         np.testing.assert_allclose(a[:k, 4], b[:k, 4], atol=1e-3)
+    # exported with a dynamic batch and size: frames go through together, at the size it was exported at
+    dynamic = YOLO(str(out)).export(format="onnx", imgsz=160, dynamic=True)
+    via_dynamic = create_detector("yolo", weights=dynamic, conf=0.001, device="cpu")
+    assert via_dynamic.export_batch is None and via_dynamic.imgsz == 160
+    together = via_dynamic.detect(frames, [0, 1, 2, 3])
+    assert_well_formed(together, 4, 320, 180)
+    for i, (frame, a) in enumerate(zip(frames, together)):
+        b = via_dynamic.detect([frame], [i])[0]
+        a, b = a[np.argsort(-a[:, 4])], b[np.argsort(-b[:, 4])]
+        np.testing.assert_allclose(a[0], b[0], atol=1e-2)
     assert attempts == []
 
 

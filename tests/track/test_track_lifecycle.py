@@ -22,10 +22,13 @@ def walker(x0: float, vx: float, frames, *, y: float = 150.0, w: float = 40.0, h
     return {f: np.array([x0 + vx * f, y, w, h, 1.0], np.float32) for f in frames}
 
 
+FPS = 25.0
+
+
 def run(people: list[tuple[dict[int, np.ndarray], np.ndarray]], frames, config: TrackerConfig | None = None,
-        frame_size=FRAME) -> list[Track]:
+        frame_size=FRAME, fps: float = FPS) -> list[Track]:
     """Track ``people`` (their boxes per frame and their embedding) through ``frames``."""
-    tracker = Tracker(config or TrackerConfig(), frame_size=frame_size)
+    tracker = Tracker(config or TrackerConfig(), frame_size=frame_size, fps=fps)
     for f in frames:
         rows = [(boxes[f], feat) for boxes, feat in people if f in boxes]
         b = np.array([r[0] for r in rows], np.float32).reshape(-1, 5)
@@ -53,21 +56,22 @@ def test_a_tentative_track_that_misses_a_frame_is_deleted():
     assert t.frames.tolist() == list(range(3, 10))
 
 
-@pytest.mark.parametrize("max_age", [10, 30])
-def test_an_occlusion_up_to_max_age_frames_keeps_the_id_one_frame_more_starts_a_new_track(max_age):
-    cfg = TrackerConfig(max_age=max_age)
+@pytest.mark.parametrize(("max_age", "fps"), [(10, 25.0), (30, 25.0), (7, 7.0), (21, 7.0)])
+def test_an_occlusion_up_to_max_age_keeps_the_id_one_frame_more_starts_a_new_track(max_age, fps):
+    """``max_age`` is in seconds: ``max_age`` frames here are ``max_age / fps`` seconds (re-linking off)."""
+    cfg = TrackerConfig(max_age=max_age / fps, relink_gap=0)
     last = 19  # seen 0..19, then hidden
     kept = walker(50, 2, [*range(last + 1), *range(last + max_age, last + max_age + 10)])
-    (t,) = run([(kept, look(1))], range(last + max_age + 10), cfg)
+    (t,) = run([(kept, look(1))], range(last + max_age + 10), cfg, fps=fps)
     assert t.frames[0] == 0 and t.frames[-1] == last + max_age + 9
     assert len(t) == last + 1 + 10  # no entries for the frames it was lost
     split = walker(50, 2, [*range(last + 1), *range(last + max_age + 1, last + max_age + 11)])
-    a, b = run([(split, look(1))], range(last + max_age + 11), cfg)
+    a, b = run([(split, look(1))], range(last + max_age + 11), cfg, fps=fps)
     assert (a.track_id, a.frames[-1], b.track_id, b.frames[0]) == (0, last, 1, last + max_age + 1)
 
 
 def test_ages_count_video_frames_when_frames_are_skipped():
-    cfg = TrackerConfig(max_age=12)
+    cfg = TrackerConfig(max_age=12 / FPS, relink_gap=0)
     step = 3
     # Hidden from frame 30 to 41: last seen at 27, back at 42 -> 15 frames > max_age: a new track ...
     boxes = walker(50, 2, [f for f in range(0, 90, step) if not 30 <= f <= 41])
@@ -148,12 +152,59 @@ def test_boxes_in_front_cover_those_behind_them():
 
 
 def test_low_score_detections_extend_tracks_but_do_not_start_them():
-    cfg = TrackerConfig(init_score=0.5)
+    cfg = TrackerConfig(high_score=0.5, low_score=0.1)
     weak = {f: b * np.array([1, 1, 1, 1, 0.3], np.float32) for f, b in walker(100, 2, range(10)).items()}
     assert run([(weak, look(1))], range(10), cfg) == []
     mixed = walker(100, 2, range(10)) | {f: weak[f] for f in range(5, 10)}
     (t,) = run([(mixed, look(1))], range(10), cfg)
     assert len(t) == 10 and np.allclose(t.scores[5:], 0.3)
+    below = walker(100, 2, range(10)) | {f: b * np.array([1, 1, 1, 1, 0.05 / 0.3], np.float32) for f, b in weak.items() if f >= 5}
+    (t,) = run([(below, look(1))], range(10), cfg)
+    assert t.frames.tolist() == list(range(5))  # below low_score: not even a weak match
+
+
+def test_weak_detections_match_by_overlap_only_and_leave_the_appearance_memory_alone():
+    """A weak box (stage 2) extends the track that overlaps it even though it looks like someone else,
+    as ByteTrack keeps an occluded person; its look never enters the memory, so a confident box of the
+    person's own look still matches afterwards."""
+    cfg = TrackerConfig(high_score=0.5, low_score=0.1, memory_momentum=0.0)  # momentum 0: memory = last look taken
+    boxes = walker(100, 2, range(20))
+    tracker = Tracker(cfg, frame_size=FRAME, fps=FPS)
+    for f in range(20):
+        weak = 8 <= f < 12
+        b = boxes[f] * np.array([1, 1, 1, 1, 0.3 if weak else 1.0], np.float32)
+        tracker.update(f, b[None], look(2 if weak else 1)[None])
+    (t,) = tracker.finish()
+    assert t.frames.tolist() == list(range(20))
+
+
+def test_relinking_joins_a_person_hidden_longer_than_max_age_and_not_two_people():
+    """Seen 0..19, hidden 1 s (25 frames, beyond max_age 0.4 s), back where they were heading: one
+    track after re-linking, two without; someone who looks different starting there stays apart."""
+    cfg = TrackerConfig(max_age=0.4, relink_gap=3.0)
+    frames = [*range(20), *range(45, 70)]
+    same = walker(50, 2, frames)
+    (t,) = run([(same, look(1))], range(70), cfg)
+    assert t.frames.tolist() == frames and t.track_id == 0
+    assert len(run([(same, look(1))], range(70), replace(cfg, relink_gap=0))) == 2
+    a = walker(50, 2, range(20))
+    b = walker(50, 2, range(45, 70))
+    assert len(run([(a, look(1)), (b, look(2))], range(70), cfg)) == 2
+    far = walker(500, 2, range(45, 70), y=20)  # the same look but far from the first one's course
+    assert len(run([(a, look(1)), (far, look(1))], range(70), cfg)) == 2
+    late = walker(50, 2, range(20 + 4 * 25, 130))  # back after 4 s > relink_gap
+    assert len(run([(a, look(1)), (late, look(1))], range(130), cfg)) == 2
+
+
+def test_time_constants_follow_the_frame_rate():
+    """The same occlusion in seconds at 7 and 25 fps: kept within max_age at both rates."""
+    cfg = TrackerConfig(max_age=1.0, relink_gap=0)
+    for fps in (7.0, 25.0):
+        hidden = int(0.9 * fps)
+        boxes = walker(50, 14 / fps, [*range(10), *range(10 + hidden, 10 + hidden + 10)])
+        assert len(run([(boxes, look(1))], range(10 + hidden + 10), cfg, fps=fps)) == 1, fps
+    with pytest.raises(ValueError, match="fps"):
+        Tracker(cfg, fps=0)
 
 
 def test_output_format_and_ids():
@@ -194,12 +245,12 @@ def test_bad_input_is_refused():
 
 @pytest.mark.parametrize("bad", [dict(min_hits=0), dict(max_age=-1), dict(appearance_weight=1.5),
                                  dict(memory_momentum=-0.1), dict(max_cost=0), dict(max_height_ratio=0.9),
-                                 dict(velocity_smoothing=0.0)])
+                                 dict(velocity_noise=0.0), dict(low_score=0.6), dict(relink_distance=0)])
 def test_config_is_checked(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         TrackerConfig(**bad)
 
 
 def test_config_round_trips_through_a_dict():
-    cfg = TrackerConfig(max_age=12, cascade=True)
+    cfg = TrackerConfig(max_age=0.5, cascade=True, relink_gap=2.0)
     assert TrackerConfig(**cfg.to_dict()) == cfg

@@ -3,15 +3,20 @@
 The detector is simulated from the truth (people at least 30% visible): the
 truth boxes themselves, then a noisy variant (boxes jittered by 5% of their
 size, 10% of them missed, a false positive every tenth frame).  Measured with
-the default TrackerConfig and the colour-texture embedder (IoU-only tracker
-and a perfect tracker on the same detections for scale):
+the default TrackerConfig and the colour-texture embedder, scored by TrackEval
+(the devkit's rules; an IoU-only tracker on the same detections for scale):
 
-| scene | IDF1 | IDSW | purity mean / min | IoU only IDF1 / IDSW | perfect IDF1 |
-| --- | --- | --- | --- | --- | --- |
-| seed 7, truth | 0.962 | 1 | 1.000 / 1.000 | 0.886 / 5 | 1.000 |
-| seed 7, noisy | 0.942 | 8 | 0.988 / 0.950 | 0.784 / 21 | 0.950 |
-| seed 8, truth | 0.896 | 14 | 0.879 / 0.421 | 0.805 / 17 | 1.000 |
-| seed 8, noisy | 0.794 | 37 | 0.807 / 0.472 | 0.553 / 55 | 0.953 |
+| scene | IDF1 | IDSW | purity mean / min | IoU only IDF1 / IDSW |
+| --- | --- | --- | --- | --- |
+| seed 7, truth | 0.989 | 4 | 0.995 / 0.949 | 0.957 / 5 |
+| seed 7, noisy | 0.913 | 21 | 0.967 / 0.902 | 0.764 / 16 |
+| seed 8, truth | 0.868 | 20 | 0.870 / 0.516 | 0.760 / 18 |
+| seed 8, noisy | 0.866 | 39 | 0.879 / 0.519 | 0.595 / 49 |
+
+(The tracker before the Kalman filter, two-stage matching and re-linking
+measured, with motmetrics' switch rule: 0.962 / 1, 0.942 / 8, 0.896 / 14 and
+0.794 / 37; it is better on seed 7 with noise, the new one on seed 8 with noise,
+at low frame rates and on real 7 fps video, see benchmarks/tracking_quality.py.)
 
 Seed 8 is crowded: a group of three walking together, look-alike twins among
 them, people hidden behind each other for a second; the colour-texture
@@ -30,10 +35,10 @@ from lsvid.track import TrackerConfig
 
 # scene: (min IDF1, max IDSW, min mean purity)
 THRESHOLDS = {
-    "7/truth": (0.92, 3, 0.96),
-    "7/noisy": (0.90, 12, 0.95),
-    "8/truth": (0.85, 20, 0.84),
-    "8/noisy": (0.75, 55, 0.77),
+    "7/truth": (0.95, 8, 0.97),
+    "7/noisy": (0.87, 30, 0.93),
+    "8/truth": (0.83, 28, 0.83),
+    "8/noisy": (0.82, 55, 0.84),
 }
 
 
@@ -55,7 +60,8 @@ def test_appearance_beats_iou_alone_on_every_scene(street, name):
     d = street[name]
     ours = mot_metrics(d.scene, run_tracker(d.dets, d.feats))
     iou_only = mot_metrics(d.scene, run_tracker(d.dets, d.feats, TrackerConfig(appearance_weight=0.0)))
-    assert ours["idf1"] > iou_only["idf1"] + 0.05, (ours, iou_only)
+    # the Kalman filter alone is strong on truth boxes; appearance pays most once detections are noisy
+    assert ours["idf1"] > iou_only["idf1"] + (0.02 if name.endswith("truth") else 0.1), (ours, iou_only)
 
 
 def test_metrics_helpers_score_a_perfect_tracker_perfectly(street):
@@ -66,9 +72,9 @@ def test_metrics_helpers_score_a_perfect_tracker_perfectly(street):
     assert m["idf1"] == pytest.approx(0.95, abs=0.01)
 
 
-@pytest.mark.parametrize("name,min_idf1", [("7/truth", 0.93), ("8/truth", 0.82)])
+@pytest.mark.parametrize("name,min_idf1", [("7/truth", 0.95), ("8/truth", 0.80)])
 def test_every_second_frame(street, name, min_idf1):
-    """Subsampled video (the pipeline's frame_step): measured IDF1 0.963 and 0.864 on the frames used."""
+    """Subsampled video (the pipeline's frame_step): measured IDF1 0.982 and 0.838 on the frames used."""
     d = street[name]
     tracks = run_tracker(d.dets, d.feats, step=2)
     assert all(np.all(t.frames % 2 == 0) for t in tracks)

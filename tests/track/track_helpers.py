@@ -1,14 +1,14 @@
-"""Helpers of the tracking tests: synthetic scenes, simulated detections, MOT metrics, purity."""
+"""Helpers of the tracking tests: synthetic scenes, simulated detections, MOT metrics (TrackEval), purity."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import motmetrics as mm
 import numpy as np
 import pandas as pd
 
 from lsvid.boxes import iou_matrix
 from lsvid.embed import Embedder
+from lsvid.mot_metrics import score_tracking
 from lsvid.synth import SynthConfig, render_video
 from lsvid.track import Track, Tracker, TrackerConfig
 
@@ -101,23 +101,15 @@ def _hypotheses(tracks: list[Track]) -> dict[int, tuple[list[int], np.ndarray]]:
 
 
 def mot_metrics(scene: Scene, tracks: list[Track], *, frames: range | None = None) -> dict[str, float]:
-    """IDF1, MOTA, identity switches, ... against the truth (IoU >= 0.5 to match).
-
-    ``motmetrics.distances.iou_matrix`` uses ``np.asfarray``, gone in numpy 2,
-    so the ``1 - IoU`` distances (NaN beyond 0.5) are computed here.
-    """
-    acc = mm.MOTAccumulator(auto_id=False)
-    hyp = _hypotheses(tracks)
-    gt = {f: (g["id"].tolist(), g[BOX].to_numpy(np.float64)) for f, g in scene.truth.groupby("f")}
-    for f in frames if frames is not None else range(len(scene.frames)):
-        oids, oboxes = gt.get(f, ([], np.zeros((0, 4))))
-        hids, hboxes = hyp.get(f, ([], np.zeros((0, 4))))
-        d = 1.0 - iou_matrix(oboxes, hboxes)
-        d[d > 0.5] = np.nan
-        acc.update(oids, hids, d, frameid=f)
-    names = ["idf1", "idp", "idr", "mota", "num_switches", "num_fragmentations", "mostly_tracked", "num_unique_objects"]
-    summary = mm.metrics.create().compute(acc, metrics=names, name="scene")
-    return {k: float(summary[k].iloc[0]) for k in names}
+    """IDF1, MOTA and identity switches against the truth, as the MOTChallenge devkit scores them
+    (TrackEval through :func:`lsvid.mot_metrics.score_tracking`, IoU >= 0.5 to match), on ``frames``
+    (0-based; default all)."""
+    keep = set(frames) if frames is not None else None
+    truth = scene.truth if keep is None else scene.truth[scene.truth["f"].isin(keep)]
+    rows = [(int(f) + 1, t.track_id, *b) for t in tracks for f, b in zip(t.frames.tolist(), t.boxes.tolist()) if keep is None or f in keep]
+    hyp = pd.DataFrame(rows, columns=["frame", "id", *BOX])
+    s = score_tracking(truth.drop(columns="f"), hyp, num_frames=len(scene.frames), benchmark="MOT17")
+    return {"idf1": s.IDF1, "idp": s.IDP, "idr": s.IDR, "mota": s.MOTA, "hota": s.HOTA, "num_switches": s.IDSW}
 
 
 def purity(scene: Scene, tracks: list[Track]) -> tuple[float, float]:
