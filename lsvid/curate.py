@@ -25,7 +25,7 @@ from . import __version__
 from .assemble import assign_splits, load_shards, order_tracklets, write_curated
 from .executors import TaskResult, run_tasks
 from .footage import VideoInfo, VideoSource, find_videos
-from .identities import cannot_link, cluster, from_csv, from_truth, read_identity_csv
+from .identities import TRUTH_IDS, TruthIds, cannot_link, cluster, from_csv, from_truth, read_identity_csv, resolve_truth_ids
 from .plugins import import_plugins, is_file_plugin, resolve_plugin
 from .quality import CurationQuality, curation_quality
 from .shard import CurateConfig, ShardSummary, process_video, shard_name
@@ -37,6 +37,7 @@ class CurateRequest:
     out: Path
     config: CurateConfig = field(default_factory=CurateConfig)
     identities: str = "truth"  # truth | cluster | path to a CSV
+    truth_ids: str = "auto"  # auto | global | per-video: do truth ids of different videos name the same people? (lsvid.identities)
     cluster_threshold: float = 0.4
     min_purity: float = 0.5
     seed: int = 0
@@ -57,6 +58,7 @@ class CurateRequest:
         self.plugins = tuple(resolve_plugin(str(p)) for p in self.plugins)  # a file: its resolved path, for every worker
         at_least(self, ("workers",), 1)
         at_least(self, ("seed",), 0)
+        check(self.truth_ids in TRUTH_IDS, "truth_ids", f"expected one of {', '.join(TRUTH_IDS)}, got {self.truth_ids!r}")
         positive(self, ("cluster_threshold",))
         fraction(self, ("min_purity", "val_fraction"))
         fraction(self, ("train_fraction",), open_low=True)
@@ -77,7 +79,7 @@ def _inputs(req: CurateRequest) -> list[tuple[str, Path | None]]:
         ("--identities", csv),
         ("--config", req.config_file),
         ("--detector-weights", Path(opts["weights"]) if isinstance(opts.get("weights"), str) else None),
-        ("--embedder-checkpoint", Path(req.config.embedder_options["checkpoint"]) if "checkpoint" in req.config.embedder_options else None),
+        ("--embedder-checkpoint", Path(ckpt) if isinstance(ckpt := req.config.embedder_options.get("checkpoint"), str) else None),
         ("--work", work_dir(req)),
         *(("--plugin", Path(p)) for p in req.plugins if is_file_plugin(p)),
     ]
@@ -98,11 +100,25 @@ def check_request(req: CurateRequest) -> None:
     import_plugins(req.plugins)  # what they register, before the detector and embedder are looked up
     DETECTORS.check(req.config.detector, req.config.detector_options)
     EMBEDDERS.check(req.config.embedder, req.config.embedder_options)
+    _check_checkpoint(req.config)
     csv = inputs[1][1]
     if csv is not None and not csv.is_file():
         raise MissingInputError(f"--identities {csv}: no such CSV file; expected truth, cluster or a CSV that `lsvid review` writes")
     if csv is not None:
         read_identity_csv(csv)  # its columns and ids, before hours of detection
+
+
+def _check_checkpoint(cfg: CurateConfig) -> None:
+    """An embedder checkpoint (``--embedder-option checkpoint=PATH``, or a config file's) must be a file
+    here: refused now rather than in the first video task, which a typo would otherwise reach."""
+    ckpt = cfg.embedder_options.get("checkpoint")
+    if ckpt is None:
+        return
+    if not isinstance(ckpt, str) or not ckpt.strip():
+        raise InputError(f"--embedder-option checkpoint={ckpt!r} (embedder '{cfg.embedder}'): expected the path of a local weights file")
+    if not Path(ckpt).is_file():
+        raise MissingInputError(f"--embedder-option checkpoint={ckpt} (embedder '{cfg.embedder}'): no such file "
+                                "(nothing is downloaded; an OpenVINO IR is its .xml, with the .bin beside it)")
 
 
 @dataclass(frozen=True)
@@ -119,12 +135,14 @@ class BuildRecord:
     tool: str = "lsvid curate"
     version: str = __version__
     plugins: tuple[str, ...] = ()  # --plugin modules (or resolved .py paths) the run imported
+    truth_ids: TruthIds | None = None  # how truth ids were numbered across videos (None: a dataset of an older version)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "tool": self.tool, "version": self.version, "config": self.config.to_dict(), "identities": self.identities,
             "cluster_threshold": self.cluster_threshold, "min_purity": self.min_purity, "seed": self.seed,
             "train_fraction": self.train_fraction, "val_fraction": self.val_fraction, "plugins": list(self.plugins),
+            **({"truth_ids": self.truth_ids.to_dict()} if self.truth_ids is not None else {}),
         }
 
     @classmethod
@@ -132,7 +150,8 @@ class BuildRecord:
         return cls(config=CurateConfig.from_dict(d["config"], "build.config"), identities=str(d["identities"]),
                    cluster_threshold=float(d["cluster_threshold"]), min_purity=float(d["min_purity"]), seed=int(d["seed"]),
                    train_fraction=float(d["train_fraction"]), val_fraction=float(d["val_fraction"]),
-                   tool=str(d["tool"]), version=str(d["version"]), plugins=tuple(str(p) for p in d.get("plugins", ())))
+                   tool=str(d["tool"]), version=str(d["version"]), plugins=tuple(str(p) for p in d.get("plugins", ())),
+                   truth_ids=TruthIds.from_dict(d["truth_ids"]) if d.get("truth_ids") else None)
 
 
 @dataclass(frozen=True)
@@ -207,9 +226,16 @@ def curate(req: CurateRequest, log: Callable[[str], None] = print) -> tuple[Path
     t0 = time.perf_counter()
     check_request(req)
     work = work_dir(req)
-    ok, failed = _process_videos(req, work, log)
+    videos = find_videos(req.footage)
+    # resolved over every video found (not only those that succeed), so a skipped video moves no one's id
+    truth_ids = resolve_truth_ids(req.truth_ids, req.footage, videos)
+    if any(v.truth is not None for v in videos):
+        log(truth_ids.describe())
+    ok, failed = _process_videos(req, videos, work, log)
     names = [shard_name(v) for v in ok]
     tracklets, frames, emb, summaries = _load_ordered(work, names)
+    video_of = {shard_name(v): v.video_id for v in ok}
+    tracklets, frames = truth_ids.shift(tracklets, video_of), truth_ids.shift(frames, video_of)
     for s in summaries:
         if s.info.fps_source == "default":
             log(f"{s.video.video_id}: no frame rate declared (no manifest fps, seqinfo.ini frameRate or container rate); assumed {s.info.fps:g} fps")
@@ -217,14 +243,14 @@ def curate(req: CurateRequest, log: Callable[[str], None] = print) -> tuple[Path
     split = assign_splits(pids, tracklets, seed=req.seed, train_fraction=req.train_fraction, val_fraction=req.val_fraction)
     mode = req.identities if req.identities in ("truth", "cluster") else "csv"
     quality = curation_quality(work, names, [v.truth for v in ok], tracklets, pids, mode) if req.evaluate else None
-    report = _report(req, ok, failed, summaries, quality)
+    report = _report(req, ok, failed, summaries, quality, truth_ids)
     path = write_curated(req.out, work, tracklets, frames, pids, split, report.dataset_meta(), overwrite=req.overwrite, inputs=_inputs(req))
     return path, replace(report, seconds=round(time.perf_counter() - t0, 2))
 
 
-def _process_videos(req: CurateRequest, work: Path, log: Callable[[str], None]) -> tuple[list[VideoSource], list[TaskResult]]:
+def _process_videos(req: CurateRequest, videos: list[VideoSource], work: Path,
+                    log: Callable[[str], None]) -> tuple[list[VideoSource], list[TaskResult]]:
     """One shard per video (reusing finished ones); the videos that made theirs, and the failed tasks."""
-    videos = find_videos(req.footage)
     _log_box_sources(req.config, videos, log)
     work.mkdir(parents=True, exist_ok=True)
     tasks = [(v.video_id, (v, req.config, work)) for v in videos]
@@ -262,7 +288,7 @@ def _load_ordered(work: Path, names: list[str]) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def _report(req: CurateRequest, ok: list[VideoSource], failed: list[TaskResult], summaries: list[ShardSummary],
-            quality: CurationQuality | None) -> CurateReport:
+            quality: CurationQuality | None, truth_ids: TruthIds | None = None) -> CurateReport:
     """The run's report, but for its wall time (known once the dataset is written)."""
     drops: dict[str, int] = {}
     for s in summaries:
@@ -272,7 +298,7 @@ def _report(req: CurateRequest, ok: list[VideoSource], failed: list[TaskResult],
         config=req.config,
         identities=req.identities if req.identities in ("truth", "cluster") else str(Path(req.identities).resolve()),
         cluster_threshold=req.cluster_threshold, min_purity=req.min_purity, seed=req.seed,
-        train_fraction=req.train_fraction, val_fraction=req.val_fraction, plugins=req.plugins,
+        train_fraction=req.train_fraction, val_fraction=req.val_fraction, plugins=req.plugins, truth_ids=truth_ids,
     )
     return CurateReport(
         name=req.name or req.out.name,

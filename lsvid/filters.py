@@ -2,8 +2,12 @@
 
 Box filters (each box of a tracklet is tested; a failing box is removed):
 minimum height, aspect-ratio range (height / width), boxes cut by the frame
-border, and blur (variance of the Laplacian of the crop, a standard sharpness
-measure).  Then the tracklet filter: fewer than ``min_length`` boxes left
+border, blur (variance of the Laplacian of the crop, a standard sharpness
+measure), a weak detector score (below ``min_score``: mostly people half
+hidden, or two people in one box), and crowding: a box overlapping another track's box in the same
+frame by ``max_overlap`` (IoU) or more shows two people, and it is where a
+tracker may briefly follow the wrong one, so it is no tracklet's crop (the
+track keeps it; only the dataset leaves it out).  Then the tracklet filter: fewer than ``min_length`` boxes left
 (default 16, the clip length GLTR trains on) drops the tracklet.  Every
 filter counts what it dropped, so a curation run reports why data vanished.
 """
@@ -15,6 +19,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from lsvid.boxes import iou_matrix
 from lsvid_core.config import at_least, check, positive
 
 
@@ -26,10 +31,13 @@ class FilterConfig:
     max_aspect: float = 5.0
     border_margin: float = 2.0  # a box closer than this to the frame edge is cut by it; negative disables
     min_sharpness: float = 0.0  # variance of the Laplacian of the grey crop; 0 disables
+    min_score: float = 0.3  # detector score a box needs, on the 0-1 scale of the tracker's high_score (weak boxes: half hidden or merged people)
+    max_overlap: float = 0.3  # IoU with another track's box in the same frame beyond which a box is dropped; 1 disables
 
     def __post_init__(self) -> None:
         at_least(self, ("min_length",), 1)
-        at_least(self, ("min_height", "min_sharpness"), 0)
+        at_least(self, ("min_height", "min_sharpness", "min_score"), 0)
+        check(0 < self.max_overlap <= 1, "max_overlap", f"must be in (0, 1], got {self.max_overlap}")
         positive(self, ("min_aspect",))
         check(self.max_aspect >= self.min_aspect, "max_aspect", f"must be at least min_aspect ({self.min_aspect}), got {self.max_aspect}")
 
@@ -60,21 +68,52 @@ def box_filter_masks(boxes: np.ndarray, sharp: np.ndarray | None, frame_size: tu
     return out
 
 
+
+def crowded(track_frames: list[np.ndarray], track_boxes: list[np.ndarray], max_overlap: float) -> list[np.ndarray]:
+    """Per track, per box: does it overlap another track's box of the same frame by ``max_overlap`` (IoU)?"""
+    out = [np.zeros(len(f), bool) for f in track_frames]
+    if max_overlap >= 1 or len(track_frames) < 2:
+        return out
+    owner = np.concatenate([np.full(len(f), i) for i, f in enumerate(track_frames)])
+    row = np.concatenate([np.arange(len(f)) for f in track_frames])
+    frames = np.concatenate(track_frames)
+    boxes = np.concatenate([np.asarray(b, np.float64)[:, :4].reshape(-1, 4) for b in track_boxes])
+    order = np.argsort(frames, kind="stable")
+    for idx in np.split(order, np.flatnonzero(np.diff(frames[order])) + 1):
+        if len(idx) < 2:
+            continue
+        iou = iou_matrix(boxes[idx], boxes[idx])
+        np.fill_diagonal(iou, 0.0)
+        for k in np.flatnonzero(iou.max(1) >= max_overlap):
+            out[owner[idx[k]]][row[idx[k]]] = True
+    return out
+
+
 def apply_filters(
     track_boxes: list[np.ndarray],
     track_sharp: list[np.ndarray | None],
     frame_size: tuple[int, int],
     cfg: FilterConfig,
+    track_frames: list[np.ndarray] | None = None,
+    track_scores: list[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], Counter]:
     """Per tracklet, the indices of the boxes kept (empty when the tracklet is dropped), and drop counts.
 
     A box failing several filters is counted under the first that fails, in
-    the order height, aspect, border, blur.
+    the order height, aspect, border, blur, score, crowded (the last two
+    need ``track_scores`` and ``track_frames``: each track's detector scores
+    and frame indices).
     """
     counts: Counter = Counter()
     keep_idx = []
-    for boxes, sharp in zip(track_boxes, track_sharp):
+    crowd = crowded(track_frames, track_boxes, cfg.max_overlap) if track_frames is not None else [None] * len(track_boxes)
+    scores = track_scores if track_scores is not None else [None] * len(track_boxes)
+    for boxes, sharp, score, busy in zip(track_boxes, track_sharp, scores, crowd):
         masks = box_filter_masks(boxes, sharp, frame_size, cfg)
+        if score is not None:
+            masks["score"] = np.asarray(score) < cfg.min_score
+        if busy is not None:
+            masks["crowded"] = busy
         failed = np.zeros(len(boxes), bool)
         for name, m in masks.items():
             counts[f"boxes_{name}"] += int((m & ~failed).sum())

@@ -28,11 +28,14 @@ missing ones as 1.  :func:`truth_benchmark` says which devkit rules (``"MOT15"``
 a truth file's columns call for.
 
 A truth row counts (:func:`considered`) when its consider flag is not 0 and its class is 1:
-the ``truth``/``file`` detector curates only those boxes, and ``lsvid curate --evaluate``
-scores only against them (its detection recall/precision also treats the others as "don't
-care"; its tracking scores are TrackEval's, which drops consider-0 rows and forgives tracker boxes
-on distractor classes itself).  Visibility is a separate, optional threshold (the detector's
-``min_visibility``; ``--evaluate``'s don't-care rule for boxes less than half visible).
+the ``truth``/``file`` detector curates only those boxes, ``lsvid train-detector`` labels only
+those, and ``lsvid curate --evaluate`` scores only against them (its detection recall/precision
+also treats the others as "don't care"; its tracking scores are TrackEval's, which drops
+consider-0 rows and forgives tracker boxes on distractor classes itself).  Visibility is a
+separate, optional threshold that :func:`considered` never looks at (the detector's
+``min_visibility``; ``train-detector``'s ``--min-visibility``, 0.3; ``--evaluate``'s don't-care
+rule for boxes less than half visible); MOT15 truth, which has no visibility, reads as fully
+visible and so passes every such threshold.
 
 **What this project writes** (:func:`write_mot`, ``lsvid synth``) is MOT16-style ground truth:
 ``frame`` 1-based; ``id`` the person id, the same in every camera (the identity truth the
@@ -244,7 +247,8 @@ def truth_benchmark(path: str | os.PathLike) -> str:
 
 
 def considered(truth: pd.DataFrame) -> np.ndarray:
-    """Which truth rows count: consider flag not 0 and class pedestrian (boolean mask)."""
+    """Which truth rows count: consider flag not 0 and class pedestrian (boolean mask).  Visibility is
+    not looked at: a caller that wants a threshold applies it to the ``visibility`` column itself."""
     return (truth["conf"].to_numpy() != 0) & (truth["class"].to_numpy() == PEDESTRIAN)
 
 

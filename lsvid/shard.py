@@ -298,6 +298,8 @@ def _filter_tracks(tracks: list[Track], sharp_of: dict[tuple, float], info: Vide
         [np.array([sharp_of.get((int(f), *b.tolist()), 0.0) for f, b in zip(t.frames, t.boxes)]) for t in tracks],
         (info.width, info.height),
         cfg.filters,
+        [t.frames for t in tracks],
+        [t.scores for t in tracks],
     )
     return [(t, k) for t, k in zip(tracks, keep) if len(k)], drops
 

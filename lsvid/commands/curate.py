@@ -8,11 +8,16 @@ import click
 
 
 def _kv(items: tuple[str, ...], what: str) -> dict:
+    """``KEY=VALUE`` options as a dict, each value JSON where it parses (``3``, ``[256, 128]``, ``true``), else the text."""
+    from lsvid_core.errors import ConfigError
+
     out = {}
     for it in items:
-        if "=" not in it:
-            raise click.UsageError(f"{what} {it!r}: expected KEY=VALUE")
-        k, v = it.split("=", 1)
+        k, sep, v = it.partition("=")
+        if not sep or not k.strip():
+            # a config error (one line, exit 1) like every other bad option value, not click's usage text
+            raise ConfigError(f"{what} {it!r}: expected KEY=VALUE (the value JSON, or plain text)")
+        k = k.strip()
         try:
             out[k] = json.loads(v)
         except json.JSONDecodeError:
@@ -49,6 +54,7 @@ def curate_config(ctx: click.Context, config_file: Path | None, p: dict):
     data["detector_options"].update(_kv(p["detector_options"], "--detector-option"))
     if p["detector_weights"] is not None:
         data["detector_options"]["weights"] = str(p["detector_weights"])
+    data["embedder_options"].update(_kv(p["embedder_options"], "--embedder-option"))
     if p["embedder_checkpoint"] is not None:
         data["embedder_options"]["checkpoint"] = str(p["embedder_checkpoint"])
     tracker = _kv(p["tracker_options"], "--tracker-option")
@@ -60,13 +66,32 @@ def curate_config(ctx: click.Context, config_file: Path | None, p: dict):
 @click.command("curate")
 @click.argument("footage", type=click.Path(path_type=Path, exists=True))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Dataset folder to write.")
-@click.option("--detector", default="motion", show_default=True, help="yolo, hog, motion or truth (see lsvid.detect).")
-@click.option("--detector-weights", type=click.Path(path_type=Path, exists=True), default=None, help="Local weights for --detector yolo (.pt/.onnx).")
-@click.option("--detector-option", "detector_options", multiple=True, help="KEY=VALUE option of the detector (JSON value).")
-@click.option("--embedder", default="colour_texture", show_default=True, help="Appearance for tracking: colour_texture (no weights) or backbone.")
-@click.option("--embedder-checkpoint", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Backbone checkpoint from `lsvid bench` for --embedder backbone.")
-@click.option("--tracker-option", "tracker_options", multiple=True, help="KEY=VALUE field of TrackerConfig.")
+@click.option("--detector", default="motion", show_default=True,
+              help="yolo (ultralytics, local weights), openvino (an OpenVINO IR person detector such as Intel's "
+                   "person-detection-retail-0013), hog, motion (static cameras, no weights), file (the boxes of each video's MOT "
+                   "detection file, else of its truth; truth is its former name), or a name a --plugin or an installed "
+                   "lsvid.detectors entry point registers.")
+@click.option("--detector-weights", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Local weights (nothing is downloaded): for yolo any format ultralytics loads (.pt, .onnx, a "
+                   "*_openvino_model/ folder, .engine, .torchscript, ...); for openvino the IR's .xml (its .bin beside it).")
+@click.option("--detector-option", "detector_options", multiple=True, metavar="KEY=VALUE",
+              help="Option of the detector (JSON value), e.g. conf=0.1, imgsz=960, device=cpu. Repeatable.")
+@click.option("--embedder", default="colour_texture", show_default=True,
+              help="Appearance for tracking: colour_texture (no weights), backbone (a checkpoint of `lsvid bench`), "
+                   "onnx (a ReID network in ONNX, by ONNX Runtime) or openvino (an OpenVINO IR such as Intel's "
+                   "person-reidentification-retail-0288); onnx and openvino take checkpoint= and preset=torchreid|omz.")
+@click.option("--embedder-checkpoint", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="The embedder's weights file: the .pth of `lsvid bench` (backbone), the .onnx (onnx) or the .xml (openvino); "
+                   "the same as --embedder-option checkpoint=PATH.")
+@click.option("--embedder-option", "embedder_options", multiple=True, metavar="KEY=VALUE",
+              help="Option of the embedder (JSON value), e.g. checkpoint=osnet.onnx, preset=omz, device=cuda, "
+                   "size=[256,128], batch_size=32. Repeatable.")
+@click.option("--tracker-option", "tracker_options", multiple=True, metavar="KEY=VALUE", help="Field of TrackerConfig (JSON value). Repeatable.")
 @click.option("--identities", default="truth", show_default=True, help="truth (MOT truth beside the videos), cluster, or a CSV (tracklet, person_id) such as `lsvid review` writes.")
+@click.option("--truth-ids", type=click.Choice(["auto", "global", "per-video"]), default="auto", show_default=True,
+              help="Whether truth ids of different videos name the same people. per-video: each video numbers its own "
+                   "(MOTChallenge sequences); global: one numbering across cameras (lsvid synth, or your own annotation); "
+                   "auto: global for lsvid synth footage, by a manifest's truth_scope column, else per-video.")
 @click.option("--cluster-threshold", type=click.FloatRange(min=0, min_open=True), default=0.4, show_default=True,
               help="Cosine distance (of mean-centred tracklet embeddings) at which --identities cluster stops merging.")
 @click.option("--min-length", type=click.IntRange(min=1), default=16, show_default=True, help="Boxes a tracklet needs after the box filters.")
@@ -91,16 +116,18 @@ def curate_config(ctx: click.Context, config_file: Path | None, p: dict):
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def curate_cmd(ctx: click.Context, footage: Path, out: Path, **p) -> None:
-    """Turn multi-camera FOOTAGE (ROOT/<camera>/<slot>.<video>, or a manifest CSV with
-    path, camera, slot[, start_time, truth]) into a video ReID dataset: detect, track by
-    appearance, filter, assign identities across cameras, split 1:3 (+ validation), write."""
+    """Turn multi-camera FOOTAGE (ROOT/<camera>/<slot>.<video>, MOTChallenge sequence folders, or a
+    manifest CSV with path, camera, slot[, fps, detections, truth, start_time, truth_scope]) into a
+    video ReID dataset: detect, track by appearance, filter, assign identities across cameras,
+    split 1:3 (+ validation), write."""
     from lsvid.curate import CurateRequest, curate, format_report
     from lsvid.quality import format_quality
     from lsvid.stats import format_query_check, format_table1, table1_row
     from protocols import read_dataset
 
     cfg = curate_config(ctx, p["config_file"], p)
-    req = CurateRequest(footage=footage, out=out, config=cfg, identities=p["identities"], cluster_threshold=p["cluster_threshold"],
+    req = CurateRequest(footage=footage, out=out, config=cfg, identities=p["identities"], truth_ids=p["truth_ids"],
+                        cluster_threshold=p["cluster_threshold"],
                         seed=p["seed"], train_fraction=p["train_fraction"], val_fraction=p["val_fraction"], workers=p["workers"],
                         executor=p["executor"], on_error=p["on_error"], evaluate=p["evaluate"], overwrite=p["overwrite"],
                         work=p["work"], progress=not p["quiet"], config_file=p["config_file"], plugins=tuple(p["plugins"]))

@@ -1,11 +1,22 @@
 """YOLO weights for the ``yolo`` detector, trained offline on footage with MOT truth.
 
 Sampled frames of every video that has truth become a YOLO-format dataset in
-a temporary folder (one class, ``person``; boxes less visible than
-``min_visibility`` left out, since a detector cannot learn what it cannot
-see), ultralytics trains a model built from its yaml (randomly initialised;
-or fine-tunes a local ``.pt``), and the best checkpoint is copied to ``out``
-atomically.  Nothing is downloaded (see :mod:`lsvid.detect.offline`).
+a temporary folder (one class, ``person``), ultralytics trains a model built
+from its yaml (randomly initialised; or fine-tunes a local ``.pt``), and the
+best checkpoint is copied to ``out`` atomically.  Nothing is downloaded (see
+:mod:`lsvid.detect.offline`).
+
+Which truth boxes become labels: the rows that count
+(:func:`lsvid.mot.considered`, as for the ``file``/``truth`` detector and
+``--evaluate``: consider flag not 0 and class pedestrian; MOT16/17/20's
+vehicles, static people, reflections and the rows the devkit ignores never
+become positives), and of those the ones at least ``min_visibility`` visible,
+since a detector cannot learn what it cannot see.  :func:`considered` itself
+ignores visibility; the threshold is applied here, on the truth's
+``visibility`` column: MOT16/17/20 and ``lsvid synth`` record it, MOT15's
+10-column files have none and read as fully visible, so there every
+considered box is a label.  Boxes left out are not masked in the image: what
+they cover counts as background, as in the usual MOT17-to-YOLO conversions.
 """
 from __future__ import annotations
 
@@ -22,7 +33,7 @@ import cv2
 import numpy as np
 
 from lsvid.footage import VideoSource, find_videos, probe, read_frames
-from lsvid.mot import read_mot
+from lsvid.mot import considered, read_truth
 from lsvid_core.errors import FileSystemError, OutputExistsError, UnsafeOutputError
 from lsvid_core.paths import atomic_write, check_location
 
@@ -75,8 +86,8 @@ def _labelled_frames(video: VideoSource, frames_per_video: int, min_visibility: 
                      val_every: int) -> Iterator[tuple[str, str, np.ndarray, list[str]]]:
     """``(split, file stem, image, YOLO label lines)`` of the frames sampled from ``video``."""
     info = probe(video)
-    gt = read_mot(video.truth)
-    gt = gt[(gt["conf"] != 0) & (gt["visibility"] >= min_visibility)]
+    gt = read_truth(video.truth)  # a detection file given as truth is refused, naming it
+    gt = gt[considered(gt) & (gt["visibility"].to_numpy(np.float64) >= min_visibility)]
     by_frame = {int(f) - 1: g for f, g in gt.groupby("frame")}
     picks = np.unique(np.linspace(0, info.frames - 1, num=max(1, frames_per_video)).round().astype(int)).tolist()
     for k, (i, img) in enumerate(read_frames(video, indices=picks)):

@@ -445,6 +445,47 @@ def test_curate_options_override_the_config_file_only_where_given(tmp_path, monk
     assert (c.frame_step, c.detector, c.filters.min_length, c.tracker.max_age, c.tracker.min_hits) == (1, "hog", 16, 7, 2)
 
 
+@pytest.mark.parametrize("option", ["--embedder-option", "--detector-option", "--tracker-option"])
+@pytest.mark.parametrize("value", ["checkpoint", "=x.onnx"])
+def test_curate_key_value_option_without_a_key_or_value(tmp_path, footage, option, value):
+    run(["curate", footage, "--out", tmp_path / "ds", option, value], root=tmp_path, names=(option, value, "KEY=VALUE"))
+
+
+@pytest.mark.parametrize(("value", "names"), [("checkpoint=nope.onnx", ("checkpoint", "nope.onnx", "no such file")),
+                                              ("checkpoint=3", ("checkpoint=3", "path")),
+                                              ("chekpoint=osnet.onnx", ("chekpoint", "checkpoint"))])
+def test_curate_bad_embedder_option_is_refused_before_any_video(tmp_path, footage, value, names):
+    run(["curate", footage, "--out", tmp_path / "ds", "--embedder", "onnx", "--embedder-option", value], root=tmp_path, names=names)
+
+
+def test_curate_embedder_checkpoint_of_the_wrong_kind(tmp_path, footage):
+    (tmp_path / "m.onnx").write_bytes(b"not a model")
+    run(["curate", footage, "--out", tmp_path / "ds", "--embedder", "openvino", "--embedder-option", f"checkpoint={tmp_path / 'm.onnx'}", "--quiet"],
+        root=tmp_path, names=("m.onnx", ".xml", "--embedder onnx"), out=tmp_path / "ds.work", unchanged=False)
+
+
+def test_curate_unknown_truth_ids(tmp_path, footage):
+    run(["curate", footage, "--out", tmp_path / "ds", "--truth-ids", "both"], root=tmp_path, code=2, names=("--truth-ids", "both"))
+
+
+def test_curate_embedder_options_from_the_command_line(tmp_path, monkeypatch):
+    from lsvid.commands.curate import curate_cmd, curate_config
+
+    def cfg(args):
+        ctx = curate_cmd.make_context("curate", ["F", "--out", "D", *args])
+        return curate_config(ctx, ctx.params["config_file"], ctx.params)
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "F").mkdir()
+    (tmp_path / "w.xml").write_text("<net/>")
+    (tmp_path / "c.json").write_text(json.dumps({"embedder": "openvino", "embedder_options": {"device": "CPU", "batch_size": 8}}))
+    c = cfg(["--embedder", "onnx", "--embedder-option", "checkpoint=osnet.onnx", "--embedder-option", "size=[256, 128]"])
+    assert (c.embedder, c.embedder_options) == ("onnx", {"checkpoint": "osnet.onnx", "size": [256, 128]})
+    c = cfg(["--config", "c.json", "--embedder-option", "preset=omz", "--embedder-option", "checkpoint=a.xml", "--embedder-checkpoint", "w.xml"])
+    # the file's options stay unless given again; --embedder-checkpoint is checkpoint=, and wins
+    assert (c.embedder, c.embedder_options) == ("openvino", {"device": "CPU", "batch_size": 8, "preset": "omz", "checkpoint": "w.xml"})
+
+
 # ---------------------------------------------------------------------------------------------
 # synth
 

@@ -76,6 +76,10 @@ def test_yolo_loads_an_openvino_export_and_finds_the_people_of_real_footage(pets
         out += det.detect([frames[k] for k in idx[i:i + det.batch_size]], idx[i:i + det.batch_size])
     assert_well_formed(out, len(idx), 768, 576)
     recall, precision = recall_precision(out, truth, idx)
+    # the default conf 0.1 keeps the weak boxes the tracker's second stage wants: measured 0.90 / 0.68
+    assert recall >= 0.85 and precision >= 0.6, (recall, precision)
+    confident = [b[b[:, 4] >= 0.25] for b in out]
+    recall, precision = recall_precision(confident, truth, idx)
     assert recall >= 0.75 and precision >= 0.8, (recall, precision)  # measured: 0.88, 0.88 at conf 0.25
     with pytest.raises(DetectorError, match="exported for 640 px inputs, not imgsz=320"):
         create_detector("yolo", weights=str(need(YOLO_IR)), imgsz=320)
