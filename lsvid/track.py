@@ -77,8 +77,9 @@ class TrackerConfig:
     The defaults were chosen by a random search over the synthetic scenes of
     seeds 1-6 (the tracking tests use 7 and 8), at 25 fps and subsampled to
     6.25 fps, on mean IDF1 plus box purity, then checked on seeds 7-14, on
-    seeds 31-32 (``benchmarks/tracking_quality.py``; ``relink_distance`` was
-    lowered there) and on the PETS clip with YOLOv8n boxes at its real 7 fps;
+    seeds 31-32 (``benchmarks/tracking_quality.py``) and on the default
+    ``motion`` detector's boxes (``relink_distance`` was lowered for both:
+    0.15 -> 0.065; on the PETS clip 0.06 already loses relinks), and on the PETS clip with YOLOv8n boxes at its real 7 fps;
     the colour-texture embedder's distances set ``max_appearance_distance``,
     a learnt ReID embedder may want another."""
 
@@ -101,7 +102,7 @@ class TrackerConfig:
     measurement_noise: float = 0.1  # a detection's error, in heights
     cascade: bool = False  # stage 1 in two steps: tracks seen at the previous update before the lost ones
     relink_gap: float = 3.0  # seconds between a track's end and another's start that re-linking may bridge; 0: off
-    relink_distance: float = 0.1  # the cosine distance of their end embeddings it allows (0.15 joined twins on held-out scenes)
+    relink_distance: float = 0.065  # the cosine distance of their end embeddings it allows (above, it joined twins and motion-detector crops)
     relink_heights: float = 1.0  # how far (track heights, plus gate_growth per second) the start may lie from the end's course
 
     def __post_init__(self) -> None:

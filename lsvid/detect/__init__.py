@@ -10,8 +10,11 @@ Built in:
   Intel's ``person-detection-retail-0013`` (``weights=...xml``), batched where
   the model allows;
 * ``hog`` -- histograms of oriented gradients and a linear SVM, no weights file;
-* ``motion`` -- background subtraction for static cameras, no weights;
-* ``truth`` -- the boxes of the video's MOT file, to curate existing annotations.
+* ``motion`` -- background subtraction for static cameras, no weights; where
+  the camera's ground-plane geometry is known (``footage.json``, see
+  :mod:`lsvid.detect.geometry`) it fits person-sized boxes to the foreground;
+* ``file`` (alias ``truth``) -- the boxes of the video's MOT detection file, else
+  of its truth, to curate existing detections or annotations.
 
 ::
 
