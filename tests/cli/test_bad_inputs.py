@@ -427,21 +427,23 @@ def test_curate_out_a_dangling_symlink(tmp_path, footage):
     run(["curate", footage, "--out", tmp_path / "ds"], root=tmp_path, names=("--out", "symbolic link"))
 
 
-def test_curate_options_override_the_config_file_only_where_given(tmp_path, monkeypatch):
+def curate_cfg(args: list[str]):
+    """The CurateConfig `lsvid curate F --out D ARGS` would run with (parsed, not run)."""
     from lsvid.commands.curate import curate_cmd, curate_config
 
-    def cfg(args):
-        ctx = curate_cmd.make_context("curate", ["F", "--out", "D", *args])
-        return curate_config(ctx, ctx.params["config_file"], ctx.params)
+    ctx = curate_cmd.make_context("curate", ["F", "--out", "D", *args])
+    return curate_config(ctx, ctx.params["config_file"], ctx.params)
 
+
+def test_curate_options_override_the_config_file_only_where_given(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "F").mkdir()
     f = tmp_path / "c.json"
     f.write_text(json.dumps({"frame_step": 3, "detector": "hog", "filters": {"min_length": 8}, "tracker": {"max_age": 7}}))
-    c = cfg(["--config", str(f)])
+    c = curate_cfg(["--config", str(f)])
     assert (c.frame_step, c.detector, c.filters.min_length, c.tracker.max_age) == (3, "hog", 8, 7)
     assert c.filters.min_height == 40.0  # untouched by file and options: the default
-    c = cfg(["--config", str(f), "--frame-step", "1", "--min-length", "16", "--tracker-option", "min_hits=2"])
+    c = curate_cfg(["--config", str(f), "--frame-step", "1", "--min-length", "16", "--tracker-option", "min_hits=2"])
     assert (c.frame_step, c.detector, c.filters.min_length, c.tracker.max_age, c.tracker.min_hits) == (1, "hog", 16, 7, 2)
 
 
@@ -469,19 +471,13 @@ def test_curate_unknown_truth_ids(tmp_path, footage):
 
 
 def test_curate_embedder_options_from_the_command_line(tmp_path, monkeypatch):
-    from lsvid.commands.curate import curate_cmd, curate_config
-
-    def cfg(args):
-        ctx = curate_cmd.make_context("curate", ["F", "--out", "D", *args])
-        return curate_config(ctx, ctx.params["config_file"], ctx.params)
-
     monkeypatch.chdir(tmp_path)
     (tmp_path / "F").mkdir()
     (tmp_path / "w.xml").write_text("<net/>")
     (tmp_path / "c.json").write_text(json.dumps({"embedder": "openvino", "embedder_options": {"device": "CPU", "batch_size": 8}}))
-    c = cfg(["--embedder", "onnx", "--embedder-option", "checkpoint=osnet.onnx", "--embedder-option", "size=[256, 128]"])
+    c = curate_cfg(["--embedder", "onnx", "--embedder-option", "checkpoint=osnet.onnx", "--embedder-option", "size=[256, 128]"])
     assert (c.embedder, c.embedder_options) == ("onnx", {"checkpoint": "osnet.onnx", "size": [256, 128]})
-    c = cfg(["--config", "c.json", "--embedder-option", "preset=omz", "--embedder-option", "checkpoint=a.xml", "--embedder-checkpoint", "w.xml"])
+    c = curate_cfg(["--config", "c.json", "--embedder-option", "preset=omz", "--embedder-option", "checkpoint=a.xml", "--embedder-checkpoint", "w.xml"])
     # the file's options stay unless given again; --embedder-checkpoint is checkpoint=, and wins
     assert (c.embedder, c.embedder_options) == ("openvino", {"device": "CPU", "batch_size": 8, "preset": "omz", "checkpoint": "w.xml"})
 

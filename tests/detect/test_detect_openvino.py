@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from detect_helpers import assert_well_formed
+from real_material import need
 from scipy.optimize import linear_sum_assignment
 
 from lsvid.boxes import iou_matrix
@@ -17,20 +18,6 @@ from lsvid.detect import DetectorError, create_detector
 from lsvid_core.errors import MissingDependencyError, MissingInputError
 
 ov = pytest.importorskip("openvino")
-
-
-def shared_data() -> Path:
-    """``../shared/data`` beside the repository root (the folder holding pyproject.toml)."""
-    here = Path(__file__).resolve()
-    root = next((p for p in here.parents if (p / "pyproject.toml").is_file()), here.parents[2])
-    return (root / ".." / "shared" / "data").resolve()
-
-
-def need(rel: str) -> Path:
-    path = shared_data() / rel
-    if not path.exists():
-        pytest.skip(f"real material {rel} not found under {shared_data()} (see shared/data/README.md)")
-    return path
 
 
 YOLO_IR = "weights/yolov8n_int8_openvino_model"

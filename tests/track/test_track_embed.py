@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import scipy.stats
+from real_material import need
 from track_helpers import scene_config
 
 from lsvid.appearance import colour_histogram
@@ -170,20 +171,6 @@ OSNET = "weights/osnet_x0_25_msmt17_onnx/osnet_x0_25_msmt17.onnx"
 REID_0288 = "weights/openvino_omz_person/person-reidentification-retail-0288.xml"
 #: x, y, w, h of the four pedestrians of ultralytics' bus.jpg (the fourth cut by the left edge)
 BUS_PEOPLE = np.array([[671, 380, 135, 500], [50, 398, 191, 507], [224, 408, 117, 449], [0, 550, 64, 325]], np.float32)
-
-
-def shared_data() -> Path:
-    """``../shared/data`` beside the repository root (the folder holding pyproject.toml)."""
-    here = Path(__file__).resolve()
-    root = next((p for p in here.parents if (p / "pyproject.toml").is_file()), here.parents[2])
-    return (root / ".." / "shared" / "data").resolve()
-
-
-def need(rel: str) -> Path:
-    path = shared_data() / rel
-    if not path.exists():
-        pytest.skip(f"real material {rel} not found under {shared_data()} (see shared/data/README.md)")
-    return path
 
 
 @pytest.fixture(scope="module")
