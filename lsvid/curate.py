@@ -99,6 +99,10 @@ def check_request(req: CurateRequest) -> None:
         raise UnsafeOutputError(f"--work {work}: is a dangling symbolic link")
     import_plugins(req.plugins)  # what they register, before the detector and embedder are looked up
     DETECTORS.check(req.config.detector, req.config.detector_options)
+    if req.config.detector == "yolo":  # the file and its runtime, before any video task loads it
+        from .detect.yolo import check_weights
+
+        check_weights(req.config.detector_options.get("weights"))
     EMBEDDERS.check(req.config.embedder, req.config.embedder_options)
     _check_checkpoint(req.config)
     csv = inputs[1][1]

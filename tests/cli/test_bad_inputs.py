@@ -654,3 +654,14 @@ def test_bench_option_of_a_wrong_value_fails_before_training(tmp_path, dataset):
 def test_curate_identity_csv_is_checked_before_any_video(tmp_path, footage, text, names):
     (tmp_path / "ids.csv").write_text(text)
     run(["curate", footage, "--out", tmp_path / "ds", "--identities", tmp_path / "ids.csv", "--quiet"], root=tmp_path, names=("ids.csv", *names))
+
+
+@pytest.mark.parametrize(("weights", "names"), [("dets.txt", ("dets.txt", "not a format ultralytics loads", ".pt")),
+                                                (None, ("needs weights", "nothing is downloaded"))])
+def test_curate_yolo_weights_are_refused_before_any_video(tmp_path, footage, weights, names):
+    extra = []
+    if weights:
+        (tmp_path / weights).write_text("1,-1,10,10,20,40,0.9,-1,-1,-1\n")
+        extra = ["--detector-weights", tmp_path / weights]
+    run(["curate", footage, "--out", tmp_path / "ds", "--detector", "yolo", *extra], root=tmp_path, names=names)
+    assert not (tmp_path / "ds.work").exists()  # refused up front: no video task ever started
