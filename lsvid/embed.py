@@ -214,10 +214,27 @@ def colour_texture(**kwargs) -> ColourTextureEmbedder:
 
 
 # ---------------------------------------------------------------------------
-# trained backbone
+# trained networks
 
 
-class BackboneEmbedder:
+class CropNetwork:
+    """What every embedder running a network on person crops shares: crops cut or resized to the
+    network's ``size`` ``(h, w)`` (bilinear, as training frames are resized:
+    benchmark.frames.read_frame) and handed to the subclass's ``_run`` (crops to unit rows)."""
+
+    size: tuple[int, int]
+
+    def _run(self, crops: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        return self._run(crop_batch(frame, boxes, self.size, interpolation=cv2.INTER_LINEAR))
+
+    def embed_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        return self._run(resize_crops(crops, self.size, interpolation=cv2.INTER_LINEAR))
+
+
+class BackboneEmbedder(CropNetwork):
     """A frame backbone checkpoint of ``lsvid bench`` applied to box crops.
 
     Crops are cut at the height and width the backbone was trained at
@@ -264,13 +281,6 @@ class BackboneEmbedder:
                     e = self.model(x)
                 out[i:i + len(e)] = e.float().cpu().numpy()
         return l2_normalise(out)
-
-    # Bilinear, as the training frames were resized (benchmark.frames.read_frame).
-    def embed(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        return self._run(crop_batch(frame, boxes, self.size, interpolation=cv2.INTER_LINEAR))
-
-    def embed_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        return self._run(resize_crops(crops, self.size, interpolation=cv2.INTER_LINEAR))
 
     def __repr__(self) -> str:
         return f"BackboneEmbedder({self.checkpoint!r}, size={self.size}, dim={self.dim}, device={self.device})"

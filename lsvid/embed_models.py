@@ -35,12 +35,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from lsvid_core.errors import ConfigError, InputError, MissingDependencyError, MissingInputError
 
-from .embed import crop_batch, l2_normalise, register_embedder, resize_crops
+from .embed import CropNetwork, l2_normalise, register_embedder
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -92,7 +91,7 @@ def _size(size: Sequence[int] | None, who: str) -> tuple[int, int] | None:
     return int(s[0]), int(s[1])
 
 
-class ModelEmbedder:
+class ModelEmbedder(CropNetwork):
     """What the ``onnx`` and ``openvino`` embedders share: the preprocessing, batching and output.
 
     A subclass sets ``size`` ``(h, w)``, ``layout`` (``NCHW``/``NHWC``),
@@ -152,12 +151,6 @@ class ModelEmbedder:
             y = np.asarray(self._forward(self._blob(part)), np.float32).reshape(len(part), -1)
             out[i:i + real] = y[:real]
         return l2_normalise(out)
-
-    def embed(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        return self._run(crop_batch(frame, boxes, self.size, interpolation=cv2.INTER_LINEAR))
-
-    def embed_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        return self._run(resize_crops(crops, self.size, interpolation=cv2.INTER_LINEAR))
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.checkpoint!r}, size={self.size}, dim={self.dim}, preset={self.preset}, "
