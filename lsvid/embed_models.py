@@ -40,6 +40,7 @@ import numpy as np
 from lsvid_core.errors import ConfigError, InputError, MissingDependencyError, MissingInputError
 
 from .embed import CropNetwork, l2_normalise, register_embedder
+from .openvino_ir import read_image_model
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -320,12 +321,7 @@ class OpenVinoEmbedder(ModelEmbedder):
 
         self.checkpoint = str(path)
         core = ov.Core()
-        try:
-            model = core.read_model(str(path))
-        except Exception as e:  # noqa: BLE001 - OpenVINO raises RuntimeError and its own types
-            raise InputError(f"embedder '{who}': {path} is not a loadable OpenVINO model ({_first_line(e)})") from e
-        if len(model.inputs) != 1:
-            raise InputError(f"embedder '{who}': {path} has {len(model.inputs)} inputs; expected one image input")
+        model = read_image_model(core, path, f"embedder '{who}'", InputError)
         if preset == "auto":
             preset = "omz" if omz_preprocessing(model) else "torchreid"
         self._setup_preprocessing(preset, channels, scale, mean, std, batch_size)

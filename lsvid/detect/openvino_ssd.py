@@ -32,6 +32,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from lsvid.openvino_ir import read_image_model
 from lsvid_core.errors import MissingDependencyError, MissingInputError
 
 from . import register_detector
@@ -175,12 +176,7 @@ class OpenVinoSsdDetector(Detector):
         ov = import_openvino(who)
         self.device = openvino_device(ov, device, who)
         core = ov.Core()
-        try:
-            model = core.read_model(str(xml))
-        except Exception as e:  # noqa: BLE001 - OpenVINO raises RuntimeError and its own types
-            raise DetectorError(f"{who}: {xml} is not a loadable OpenVINO model ({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})") from e
-        if len(model.inputs) != 1:
-            raise DetectorError(f"{who}: {xml} has {len(model.inputs)} inputs; expected one image input")
+        model = read_image_model(core, xml, who, DetectorError)
         self.layout = input_layout(ov, model.input(), who)
         shape = model.input().get_partial_shape()
         hw = (1, 2) if self.layout == "NHWC" else (2, 3)
