@@ -68,13 +68,11 @@ def to_rows(tracks) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["frame", "id", *BOX, "conf"])
 
 
-def box_purity(truth: pd.DataFrame, hyp: pd.DataFrame, scored: int) -> tuple[float, float]:
-    """Box-weighted mean and minimum over tracks of the share of a track's scored boxes on its
-    majority truth person (a box is on the truth box it overlaps best at IoU >= 0.5, else on nobody)."""
-    hyp = hyp[hyp["frame"] <= scored].reset_index(drop=True)
-    gt = truth[considered(truth)]
+def owners(truth: pd.DataFrame, hyp: pd.DataFrame) -> np.ndarray:
+    """Per row of ``hyp``, the truth person whose box it overlaps best at IoU >= 0.5, else -1."""
+    hyp = hyp.reset_index(drop=True)
+    by = {f: g for f, g in truth[considered(truth)].groupby("frame")}
     owner = np.full(len(hyp), -1)
-    by = {f: g for f, g in gt.groupby("frame")}
     for f, idx in hyp.groupby("frame").indices.items():
         g = by.get(f)
         if g is None:
@@ -83,39 +81,36 @@ def box_purity(truth: pd.DataFrame, hyp: pd.DataFrame, scored: int) -> tuple[flo
         best = iou.argmax(1)
         ok = iou[np.arange(len(idx)), best] >= 0.5
         owner[idx[ok]] = g["id"].to_numpy()[best[ok]]
-    good = total = 0
-    worst = 1.0
-    for _, idx in hyp.groupby("id").indices.items():
-        o = owner[idx]
-        hit = o[o >= 0]
-        top = np.bincount(hit - hit.min()).max() if len(hit) else 0
-        good, total, worst = good + top, total + len(o), min(worst, top / len(o))
-    return (good / total if total else 1.0), worst
+    return owner
+
+
+def _majority(o: np.ndarray) -> int:
+    """How many of the owners ``o`` are its most frequent truth person (-1, nobody, never counts)."""
+    hit = o[o >= 0]
+    return int(np.bincount(hit - hit.min()).max()) if len(hit) else 0
+
+
+def box_purity(truth: pd.DataFrame, hyp: pd.DataFrame, scored: int) -> tuple[float, float]:
+    """Box-weighted mean and minimum over tracks of the share of a track's scored boxes on its
+    majority truth person (:func:`owners`)."""
+    hyp = hyp[hyp["frame"] <= scored].reset_index(drop=True)
+    owner = owners(truth, hyp)
+    tops = [(_majority(owner[idx]), len(idx)) for idx in hyp.groupby("id").indices.values()]
+    total = sum(n for _, n in tops)
+    return (sum(t for t, _ in tops) / total if total else 1.0), min((t / n for t, n in tops), default=1.0)
 
 
 def tracklet_purity(truth: pd.DataFrame, hyp: pd.DataFrame, seq: Sequence) -> float:
     """Mean over the tracklets the curation filters keep (with an annotated box) of the share of their
-    annotated boxes on their majority truth person (IoU >= 0.5; an unmatched box counts against)."""
+    annotated boxes on their majority truth person (:func:`owners`; an unmatched box counts against)."""
     from lsvid.filters import FilterConfig, apply_filters
 
     groups = [g.sort_values("frame") for _, g in hyp.groupby("id")]
     keep, _ = apply_filters([g[BOX].to_numpy(float) for g in groups], [None] * len(groups), seq.size, FilterConfig(),
                             [g["frame"].to_numpy() for g in groups], [g["conf"].to_numpy(float) for g in groups])
     kept = [g.iloc[k] for g, k in zip(groups, keep) if len(k)]
-    gt = truth[considered(truth)]
-    by = {f: g for f, g in gt.groupby("frame")}
-    out = []
-    for g in kept:
-        g = g[g["frame"] <= seq.scored]
-        owner = []
-        for f, b in zip(g["frame"], g[BOX].to_numpy(float)):
-            t = by.get(f)
-            iou = iou_matrix(b[None], t[BOX].to_numpy(float))[0] if t is not None else np.zeros(0)
-            owner.append(int(t["id"].to_numpy()[iou.argmax()]) if len(iou) and iou.max() >= 0.5 else -1)
-        o = np.asarray(owner)
-        if len(o):
-            hit = o[o >= 0]
-            out.append((np.bincount(hit - hit.min()).max() if len(hit) else 0) / len(o))
+    kept = [g[g["frame"] <= seq.scored] for g in kept]
+    out = [_majority(owners(truth, g)) / len(g) for g in kept if len(g)]
     return float(np.mean(out)) if out else float("nan")
 
 

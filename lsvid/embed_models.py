@@ -37,10 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from lsvid_core.errors import ConfigError, InputError, MissingDependencyError, MissingInputError
+from lsvid_core.errors import ConfigError, InputError, MissingDependencyError, MissingInputError, first_line
 
 from .embed import CropNetwork, l2_normalise, register_embedder
-from .openvino_ir import read_image_model
+from .openvino_ir import compile_model, read_image_model
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -158,12 +158,6 @@ class ModelEmbedder(CropNetwork):
                 f"channels={self.channels}, batch={'dynamic' if self.fixed_batch is None else self.fixed_batch})")
 
 
-def _first_line(e: BaseException) -> str:
-    """The first line of a runtime's (often many-line) error message."""
-    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-    return lines[0] if lines else type(e).__name__
-
-
 def _layout_of(dims: list[int | None], who: str, where: str) -> str:
     if len(dims) != 4:
         raise InputError(f"embedder '{who}': {where} input has shape {dims}; expected a 4-d image batch")
@@ -225,7 +219,7 @@ class OnnxEmbedder(ModelEmbedder):
             self.session = ort.InferenceSession(str(path), sess_options=opts, providers=self.providers)
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
             hint = "; a model saved with external data needs that file beside it: keep the two together" if "xternal data" in str(e) else ""
-            raise InputError(f"embedder '{who}': {path} is not a loadable ONNX model ({_first_line(e)}){hint}") from e
+            raise InputError(f"embedder '{who}': {path} is not a loadable ONNX model ({first_line(e)}){hint}") from e
         inp = self.session.get_inputs()[0]
         dims = [_onnx_dim(d) for d in inp.shape]
         self.layout = _layout_of(dims, who, str(path))
@@ -338,11 +332,7 @@ class OpenVinoEmbedder(ModelEmbedder):
             if _number(threads, "threads", who, int) < 1:
                 raise ConfigError(f"embedder '{who}': threads={threads}; expected at least 1 (or unset)")
             config["INFERENCE_NUM_THREADS"] = int(threads)
-        try:
-            self.compiled = core.compile_model(model, self.device, config)
-        except Exception as e:  # noqa: BLE001
-            raise InputError(f"embedder '{who}': {path} does not compile for OpenVINO device {self.device} ({_first_line(e)})") from e
-        self.request = self.compiled.create_infer_request()
+        self.compiled, self.request = compile_model(core, model, path, self.device, config, f"embedder '{who}'", InputError)
         self._dtype = np.float16 if model.input().get_element_type() == ov.Type.f16 else np.float32
         out = self.compiled.outputs[0].get_partial_shape()
         tail = [d.get_length() if d.is_static else None for d in out][1:] if out.rank.is_static else [None]
@@ -364,7 +354,7 @@ class OpenVinoEmbedder(ModelEmbedder):
         try:
             model.reshape(ov.PartialShape([ov.Dimension(dims[0] or 1), *spatial]))
         except Exception as e:  # noqa: BLE001
-            raise ConfigError(f"embedder '{self.name}': {path} cannot take {h}x{w} crops ({_first_line(e)}); leave size unset") from e
+            raise ConfigError(f"embedder '{self.name}': {path} cannot take {h}x{w} crops ({first_line(e)}); leave size unset") from e
         return dims[0] or 1
 
     def _device(self, core, device: str) -> str:

@@ -49,7 +49,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from lsvid_core.errors import InputError, LsvidError, UnsafePathError, describe_os_error
+from lsvid_core.errors import InputError, LsvidError, UnsafePathError, describe_os_error, first_line
 from lsvid_core.paths import safe_component
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv", ".ts")
@@ -123,7 +123,7 @@ def read_seqinfo(path: str | os.PathLike) -> SeqInfo:
     except OSError as e:
         raise FootageError(f"{path}: cannot be read ({describe_os_error(e).rsplit(': ', 1)[-1]})") from None
     except (configparser.Error, UnicodeDecodeError) as e:
-        raise FootageError(f"{path}: not a readable seqinfo.ini ({str(e).splitlines()[0]})") from None
+        raise FootageError(f"{path}: not a readable seqinfo.ini ({first_line(e)})") from None
     sec = next((cp[s] for s in cp.sections() if s.lower() == "sequence"), None)
     if sec is None:
         raise FootageError(f"{path}: has no [Sequence] section; expected MOTChallenge's seqinfo.ini")

@@ -101,3 +101,9 @@ __all__ = [
     "UnsafePathError",
     "describe_os_error",
 ]
+
+
+def first_line(e: BaseException) -> str:
+    """The first non-blank line of a library's (often many-line) error message, else the error's type."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__

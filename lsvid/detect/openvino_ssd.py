@@ -32,7 +32,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lsvid.openvino_ir import read_image_model
+from lsvid.openvino_ir import compile_model, read_image_model
 from lsvid_core.errors import MissingDependencyError, MissingInputError
 
 from . import register_detector
@@ -189,11 +189,7 @@ class OpenVinoSsdDetector(Detector):
         config: dict[str, Any] = {}
         if threads is not None and self.device == "CPU":
             config["INFERENCE_NUM_THREADS"] = int(threads)
-        try:
-            self.compiled = core.compile_model(model, self.device, config)
-        except Exception as e:  # noqa: BLE001
-            raise DetectorError(f"{who}: {xml} does not compile for OpenVINO device {self.device} ({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})") from e
-        self.request = self.compiled.create_infer_request()
+        self.compiled, self.request = compile_model(core, model, xml, self.device, config, who, DetectorError)
         self.weights = str(xml)
         self.conf = float(conf)
         self.label = None if label is None else int(label)
