@@ -25,7 +25,7 @@ from . import __version__
 from .assemble import assign_splits, load_shards, order_tracklets, write_curated
 from .executors import TaskResult, run_tasks
 from .footage import VideoInfo, VideoSource, find_videos
-from .identities import TRUTH_IDS, TruthIds, cannot_link, cluster, from_csv, from_truth, read_identity_csv, resolve_truth_ids
+from .identities import TRUTH_IDS, TruthIds, cannot_link, cluster, from_csv, from_truth, read_identity_csv, rendered_by_synth, resolve_truth_ids
 from .plugins import import_plugins, is_file_plugin, resolve_plugin
 from .quality import CurationQuality, curation_quality
 from .shard import CurateConfig, ShardSummary, process_video, shard_name
@@ -103,6 +103,10 @@ def check_request(req: CurateRequest) -> None:
         from .detect.yolo import check_weights
 
         check_weights(req.config.detector_options.get("weights"))
+    if req.config.detector == "synthetic":
+        from .detect.synthetic import check_bundled
+
+        check_bundled()
     EMBEDDERS.check(req.config.embedder, req.config.embedder_options)
     _check_checkpoint(req.config)
     csv = inputs[1][1]
@@ -255,7 +259,7 @@ def curate(req: CurateRequest, log: Callable[[str], None] = print) -> tuple[Path
 def _process_videos(req: CurateRequest, videos: list[VideoSource], work: Path,
                     log: Callable[[str], None]) -> tuple[list[VideoSource], list[TaskResult]]:
     """One shard per video (reusing finished ones); the videos that made theirs, and the failed tasks."""
-    _log_box_sources(req.config, videos, log)
+    _log_box_sources(req, videos, log)
     work.mkdir(parents=True, exist_ok=True)
     tasks = [(v.video_id, (v, req.config, work)) for v in videos]
     results = run_tasks(process_video, tasks, workers=req.workers, executor=req.executor, on_error=req.on_error, progress=req.progress,
@@ -269,8 +273,14 @@ def _process_videos(req: CurateRequest, videos: list[VideoSource], work: Path,
     return ok, failed
 
 
-def _log_box_sources(cfg: CurateConfig, videos: list[VideoSource], log: Callable[[str], None]) -> None:
-    """With ``--detector file``/``truth`` (source auto): say which videos take their boxes from their truth, having no detection file."""
+def _log_box_sources(req: CurateRequest, videos: list[VideoSource], log: Callable[[str], None]) -> None:
+    """Where the boxes come from, when it may surprise: the bundled ``synthetic`` detector on footage
+    ``lsvid synth`` did not render; with ``--detector file``/``truth`` (source auto), the videos that
+    take their boxes from their truth, having no detection file."""
+    cfg = req.config
+    if cfg.detector == "synthetic" and not rendered_by_synth(req.footage):
+        log(f"--detector synthetic: the bundled detector learned from rendered people only and {req.footage} is not "
+            "lsvid synth footage; for real footage use --detector yolo --detector-weights FILE or --detector openvino")
     if cfg.detector not in ("file", "truth") or cfg.detector_options.get("source", "auto") != "auto":
         return
     fallback = [v.video_id for v in videos if v.detections is None and v.truth is not None]

@@ -102,6 +102,16 @@ class TruthIds:
         return table.assign(truth_id=np.where(tid >= 0, tid + off, tid))
 
 
+def rendered_by_synth(footage: str | os.PathLike) -> bool:
+    """Whether ``footage`` is a folder ``lsvid synth`` wrote (its ``footage.json`` names the generator)."""
+    try:
+        meta = json.loads((Path(footage) / FOOTAGE_JSON).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    gen = meta.get("generator") if isinstance(meta, dict) else None
+    return isinstance(gen, dict) and gen.get("name") == "lsvid.synth"
+
+
 def _footage_json(footage: Path) -> tuple[str, str] | None:
     """``(resolved, reason)`` when the footage folder's ``footage.json`` says how its truth ids are
     numbered: its ``truth_ids`` key, or ``lsvid synth``'s generator (one id per person in every camera)."""

@@ -50,7 +50,7 @@ DONE = "DONE.json"
 class CurateConfig:
     """Everything that decides what a curation run produces (stored in dataset.json)."""
 
-    detector: str = "motion"
+    detector: str = "synthetic"
     detector_options: dict[str, Any] = field(default_factory=dict)
     embedder: str = "colour_texture"
     embedder_options: dict[str, Any] = field(default_factory=dict)
@@ -129,6 +129,7 @@ class ShardSummary:
     seconds: dict[str, float]  # per stage (decode, detect, embed, track, write) and total
     truth: TruthMatch | None  # None: the video has no MOT truth
     config: CurateConfig
+    models: dict[str, str] = field(default_factory=dict)  # model files read: path -> stamp (model_files)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +144,7 @@ class ShardSummary:
             "seconds": dict(self.seconds),
             "truth": asdict(self.truth) if self.truth is not None else None,
             "config": self.config.to_dict(),
+            "models": dict(self.models),
         }
 
     @classmethod
@@ -159,7 +161,33 @@ class ShardSummary:
             seconds={str(k): float(v) for k, v in d["seconds"].items()},
             truth=None if t is None else TruthMatch(str(t["file"]), int(t["boxes_matched"]), int(t["boxes"])),
             config=CurateConfig.from_dict(d["config"], f"{DONE} config"),
+            models={str(k): str(v) for k, v in d.get("models", {}).items()},
         )
+
+
+def model_files(cfg: CurateConfig) -> dict[str, str]:
+    """The model files ``cfg`` reads (the detector's ``weights``, the embedder's ``checkpoint``, the
+    bundled ``synthetic`` weights), each stamped ``size:mtime`` (summed and newest over a folder,
+    an IR's ``.bin`` with its ``.xml``): a shard made with other weights under the same name, after
+    retraining or an upgrade, does not match and is rebuilt."""
+    named = [cfg.detector_options.get("weights"), cfg.embedder_options.get("checkpoint")]
+    paths = [Path(p) for p in named if isinstance(p, str) and p]
+    if cfg.detector == "synthetic":
+        from .detect.synthetic import WEIGHTS
+
+        paths.append(WEIGHTS)
+    return {str(p): _stamp(p) for p in paths}
+
+
+def _stamp(path: Path) -> str:
+    if path.is_dir():
+        files = sorted(q for q in path.rglob("*") if q.is_file())
+    else:
+        files = [q for q in (path, path.with_suffix(".bin") if path.suffix == ".xml" else None) if q is not None and q.is_file()]
+    if not files:
+        return "missing"
+    stats = [q.stat() for q in files]
+    return f"{sum(st.st_size for st in stats)}:{max(st.st_mtime_ns for st in stats)}"
 
 
 def process_video(video: VideoSource, cfg: CurateConfig, work: str | os.PathLike, *, progress: bool = False) -> ShardSummary:
@@ -186,6 +214,8 @@ def _finished(final: Path, video: VideoSource, cfg: CurateConfig) -> ShardSummar
         raw = json.loads((final / DONE).read_text())
         # compared as JSON, the form it was stored in (tuples read back as lists)
         if raw.get("config") != json.loads(json.dumps(cfg.to_dict())) or raw["video"] != video.to_dict():
+            return None
+        if raw.get("models", {}) != model_files(cfg):  # other weights under the same name (retrained, upgraded)
             return None
         return ShardSummary.from_dict(raw)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -224,7 +254,7 @@ def _build_shard(video: VideoSource, cfg: CurateConfig, tmp: Path, progress: boo
     seconds = {k: round(v, 3) for k, v in seen.timings.items()} | {"total": round(time.perf_counter() - t0, 3)}
     return ShardSummary(video=video, info=info, frames_decoded=seen.frames, detections=len(seen.detections),
                         tracks=len(tracks), tracklets=len(tracklets_tab), boxes=len(frames_tab), drops=dict(drops),
-                        seconds=seconds, truth=truth, config=cfg)
+                        seconds=seconds, truth=truth, config=cfg, models=model_files(cfg))
 
 
 @dataclass

@@ -66,8 +66,8 @@ def curate_config(ctx: click.Context, config_file: Path | None, p: dict):
 @click.command("curate")
 @click.argument("footage", type=click.Path(path_type=Path, exists=True))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Dataset folder to write.")
-@click.option("--detector", default="motion", show_default=True,
-              help="yolo (ultralytics, local weights), openvino (an OpenVINO IR person detector such as Intel's "
+@click.option("--detector", default="synthetic", show_default=True,
+              help="synthetic (the bundled YOLO trained on lsvid synth footage only), yolo (ultralytics, local weights), openvino (an OpenVINO IR person detector such as Intel's "
                    "person-detection-retail-0013), hog, motion (static cameras, no weights), file (the boxes of each video's MOT "
                    "detection file, else of its truth; truth is its former name), or a name a --plugin or an installed "
                    "lsvid.detectors entry point registers.")

@@ -101,8 +101,8 @@ def demo_cmd(out: Path, seed: int, methods: str, identities: int, seconds: float
     dataset = out / "dataset"
     # LS-VID's 842:200:2,730 proportions would leave ~20 training identities in footage this
     # small; the demo trains on half of them so the CPU-trained network has something to learn from
-    click.echo("[2/5] curation: motion detector, appearance tracking, filters, identities from truth, train:val:test = 50:5:45")
-    req = CurateRequest(footage=footage, out=dataset, config=CurateConfig(detector="motion"), identities="truth",
+    click.echo("[2/5] curation: bundled synthetic detector, appearance tracking, filters, identities from truth, train:val:test = 50:5:45")
+    req = CurateRequest(footage=footage, out=dataset, config=CurateConfig(), identities="truth",
                         seed=seed, workers=workers, evaluate=True, overwrite=True, progress=progress, name="synthetic-demo",
                         train_fraction=0.5, val_fraction=0.05)
     path, report = curate(req, log=click.echo)

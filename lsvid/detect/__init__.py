@@ -9,6 +9,8 @@ Built in:
 * ``openvino`` -- an OpenVINO IR person detector of the SSD kind, such as
   Intel's ``person-detection-retail-0013`` (``weights=...xml``), batched where
   the model allows;
+* ``synthetic`` -- the bundled YOLO trained on ``lsvid synth`` footage only (no
+  download; rebuilt by ``lsvid train-detector --recipe synthetic``), the default;
 * ``hog`` -- histograms of oriented gradients and a linear SVM, no weights file;
 * ``motion`` -- background subtraction for static cameras, no weights; where
   the camera's ground-plane geometry is known (``footage.json``, see
@@ -38,7 +40,7 @@ from protocols.registry import Entry, Registry, option_defaults
 from .base import Detector, DetectorError
 
 ENTRY_POINT_GROUP = "lsvid.detectors"
-_BUILTIN_MODULES = ("hog", "motion", "openvino_ssd", "truth", "yolo")
+_BUILTIN_MODULES = ("hog", "motion", "openvino_ssd", "synthetic", "truth", "yolo")
 
 REGISTRY = Registry(
     "detector",

@@ -112,14 +112,9 @@ def _check_model(model: str) -> str:
     return model
 
 
-def train_detector(footage: str | os.PathLike, out: str | os.PathLike, *, model: str = "yolov8n.yaml", epochs: int = 30,
-                   imgsz: int = 640, device: str = "auto", frames_per_video: int = 50, batch: int = 16, workers: int = 0,
-                   min_visibility: float = 0.3, seed: int = 0, overwrite: bool = False,
-                   log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train YOLO on ``footage``'s truth and write the best weights to ``out``; returns a summary.
-
-    An existing ``out`` is replaced only with ``overwrite``, and never when it is the ``model``
-    being fine-tuned."""
+def check_weights_out(out: str | os.PathLike, overwrite: bool, model: str | None = None) -> Path:
+    """``out`` as a place for new weights: a ``.pt`` name, not a folder, not existing unless
+    ``overwrite``, and never the ``model`` being fine-tuned."""
     out = Path(out)
     if out.suffix != ".pt":
         raise DetectorError(f"--out {out}: the weights are a PyTorch checkpoint; name the file *.pt")
@@ -128,8 +123,20 @@ def train_detector(footage: str | os.PathLike, out: str | os.PathLike, *, model:
         raise UnsafeOutputError(f"--out {out}: is a folder; expected a .pt file name")
     if out.exists() and not overwrite:
         raise OutputExistsError(f"--out {out}: already exists (pass --overwrite to replace it)")
-    if out.exists() and Path(model).exists() and out.resolve() == Path(model).resolve():
+    if out.exists() and model is not None and Path(model).exists() and out.resolve() == Path(model).resolve():
         raise UnsafeOutputError(f"--out {out}: is the --model being fine-tuned; write the new weights elsewhere")
+    return out
+
+
+def train_detector(footage: str | os.PathLike, out: str | os.PathLike, *, model: str = "yolov8n.yaml", epochs: int = 30,
+                   imgsz: int = 640, device: str = "auto", frames_per_video: int = 50, batch: int = 16, workers: int = 0,
+                   min_visibility: float = 0.3, seed: int = 0, overwrite: bool = False,
+                   log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train YOLO on ``footage``'s truth and write the best weights to ``out``; returns a summary.
+
+    An existing ``out`` is replaced only with ``overwrite``, and never when it is the ``model``
+    being fine-tuned."""
+    out = check_weights_out(out, overwrite, model)
     model = _check_model(model)
     dev = resolve_device(device)
     t0 = time.perf_counter()

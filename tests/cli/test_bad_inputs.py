@@ -385,7 +385,7 @@ def test_curate_unknown_tracker_option(tmp_path, footage):
 
 
 def test_curate_unknown_detector_option(tmp_path, footage):
-    run(["curate", footage, "--out", tmp_path / "ds", "--detector-option", "foo=1"], root=tmp_path, names=("foo", "motion"))
+    run(["curate", footage, "--out", tmp_path / "ds", "--detector-option", "foo=1"], root=tmp_path, names=("foo", "synthetic", "conf"))
 
 
 def test_curate_unknown_detector(tmp_path, footage):
