@@ -116,8 +116,15 @@ def train_recipe(out: str | os.PathLike, recipe: Recipe = RECIPE, *, device: str
     return summary
 
 
-def check_bundled() -> None:
-    """The bundled weights are installed, or an error saying how to rebuild them."""
+def check_bundled(conf: object = 0.4, iou: object = 0.5) -> None:
+    """The bundled weights are installed (or an error saying how to rebuild them), and ``conf`` and
+    ``iou`` are fractions: checked before a curation starts any video."""
+    try:
+        ok = 0 <= float(conf) <= 1 and 0 < float(iou) <= 1  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise DetectorError(f"synthetic: conf={conf!r}, iou={iou!r}; expected conf in [0, 1] and iou in (0, 1]")
     if not WEIGHTS.is_file():
         raise DetectorError(f"synthetic: the bundled weights {WEIGHTS} are missing from this installation; "
                             "rebuild them with: lsvid train-detector --recipe synthetic --out " + str(WEIGHTS))
@@ -136,5 +143,5 @@ def synthetic(*, device: str = "auto", conf: float = 0.4, iou: float = 0.5, imgs
     points higher but mean tracklet purity up to 2 points lower (seed 108: 0.938 against 0.957);
     NMS at 0.7 costs 3-7 points of precision and 2-5 of IDF1.
     """
-    check_bundled()
+    check_bundled(conf, iou)
     return YoloDetector(weights=str(WEIGHTS), device=device, conf=conf, iou=iou, imgsz=imgsz, batch_size=batch_size)

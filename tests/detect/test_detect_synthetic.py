@@ -114,3 +114,10 @@ def test_a_shard_made_with_other_weights_under_the_same_name_is_rebuilt(tiny_foo
     os.utime(weights, ns=(stamp + 10**9, stamp + 10**9))
     again = process_video(video, cfg, work)
     assert again.models != first.models and done.stat().st_mtime_ns != stamp  # rebuilt
+
+
+def test_bad_options_are_refused_before_any_video_is_read(tiny_footage, tmp_path):
+    out = tmp_path / "ds"
+    r = CliRunner().invoke(main, ["curate", str(tiny_footage), "--out", str(out), "--detector-option", "conf=2"])
+    assert r.exit_code != 0 and "synthetic: conf=2, iou=0.5; expected conf in [0, 1]" in r.output
+    assert "videos:" not in r.output and not list(tmp_path.iterdir())  # no dataset, no work folder
