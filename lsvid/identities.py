@@ -108,6 +108,11 @@ def rendered_by_synth(footage: str | os.PathLike) -> bool:
         meta = json.loads((Path(footage) / FOOTAGE_JSON).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
+    return _names_synth(meta)
+
+
+def _names_synth(meta: object) -> bool:
+    """Whether a ``footage.json`` document names ``lsvid synth`` as its generator."""
     gen = meta.get("generator") if isinstance(meta, dict) else None
     return isinstance(gen, dict) and gen.get("name") == "lsvid.synth"
 
@@ -127,8 +132,7 @@ def _footage_json(footage: Path) -> tuple[str, str] | None:
         if declared not in ("global", "per-video"):
             raise InputError(f"{path}: truth_ids {declared!r}; expected 'global' or 'per-video'")
         return str(declared), f"{FOOTAGE_JSON} says so"
-    gen = meta.get("generator") if isinstance(meta, dict) else None
-    if isinstance(gen, dict) and gen.get("name") == "lsvid.synth":
+    if _names_synth(meta):
         return "global", f"synthetic footage: {FOOTAGE_JSON} of lsvid synth, one id per person in every camera"
     return None
 

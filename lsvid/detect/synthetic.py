@@ -65,6 +65,7 @@ def write_recipe_footage(root: Path, recipe: Recipe = RECIPE, *, workers: int = 
                          log: Callable[[str], None] = print) -> Path:
     """Render the recipe's scenes under ``root`` and return a manifest CSV listing their videos
     (camera names prefixed by the scene, so cameras of different scenes stay apart)."""
+    from lsvid.footage import find_videos
     from lsvid.synth import SynthConfig, generate_footage
 
     rows = []
@@ -73,8 +74,7 @@ def write_recipe_footage(root: Path, recipe: Recipe = RECIPE, *, workers: int = 
         log(f"footage: seed {s}, {recipe.cameras} cameras, {recipe.identities} people, {recipe.seconds:g} s")
         generate_footage(scene, SynthConfig(cameras=recipe.cameras, identities=recipe.identities, seconds=recipe.seconds,
                                             size=recipe.size, seed=s), workers=workers, progress=False)
-        for video in sorted(scene.glob("*/*.mp4")):
-            rows.append({"path": str(video), "camera": f"seed{s}_{video.parent.name}", "slot": video.stem})
+        rows += [{"path": str(v.path), "camera": f"seed{s}_{v.camera}", "slot": v.slot} for v in find_videos(scene)]
     manifest = root / "manifest.csv"
     with manifest.open("w", newline="") as f:
         w = csv.DictWriter(f, ["path", "camera", "slot"])
