@@ -106,7 +106,7 @@ def check_request(req: CurateRequest) -> None:
     if req.config.detector == "synthetic":
         from .detect.synthetic import check_bundled
 
-        check_bundled(**{k: v for k, v in req.config.detector_options.items() if k in ("conf", "iou")})
+        check_bundled(**{k: v for k, v in req.config.detector_options.items() if k in ("conf", "iou", "imgsz", "batch_size")})
     EMBEDDERS.check(req.config.embedder, req.config.embedder_options)
     _check_checkpoint(req.config)
     csv = inputs[1][1]

@@ -28,9 +28,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from protocols.registry import option_defaults
+
 from . import register_detector
 from .base import DetectorError
-from .yolo import YoloDetector
+from .yolo import YoloDetector, check_options
 
 HERE = Path(__file__).parent
 MODEL_YAML = HERE / "models" / "synthetic_person.yaml"
@@ -116,15 +118,11 @@ def train_recipe(out: str | os.PathLike, recipe: Recipe = RECIPE, *, device: str
     return summary
 
 
-def check_bundled(conf: object = 0.4, iou: object = 0.5) -> None:
-    """The bundled weights are installed (or an error saying how to rebuild them), and ``conf`` and
-    ``iou`` are fractions: checked before a curation starts any video."""
-    try:
-        ok = 0 <= float(conf) <= 1 and 0 < float(iou) <= 1  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise DetectorError(f"synthetic: conf={conf!r}, iou={iou!r}; expected conf in [0, 1] and iou in (0, 1]")
+def check_bundled(**options: object) -> None:
+    """The bundled weights are installed (or an error saying how to rebuild them), and the numeric
+    ``options`` are valid: checked before a curation starts any video."""
+    defaults = {k: v for k, v in (option_defaults(synthetic) or {}).items() if k in ("conf", "iou", "imgsz", "batch_size")}
+    check_options("synthetic", **{**defaults, **options})
     if not WEIGHTS.is_file():
         raise DetectorError(f"synthetic: the bundled weights {WEIGHTS} are missing from this installation; "
                             "rebuild them with: lsvid train-detector --recipe synthetic --out " + str(WEIGHTS))
@@ -143,5 +141,5 @@ def synthetic(*, device: str = "auto", conf: float = 0.4, iou: float = 0.5, imgs
     points higher but mean tracklet purity up to 2 points lower (seed 108: 0.938 against 0.957);
     NMS at 0.7 costs 3-7 points of precision and 2-5 of IDF1.
     """
-    check_bundled(conf, iou)
+    check_bundled(conf=conf, iou=iou, imgsz=imgsz, batch_size=batch_size)
     return YoloDetector(weights=str(WEIGHTS), device=device, conf=conf, iou=iou, imgsz=imgsz, batch_size=batch_size)

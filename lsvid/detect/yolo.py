@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,6 +265,24 @@ def find_person_class(names: dict[int, str], weights: str) -> int:
                         "none of them 'person'; pass person_class=ID")
 
 
+def _holds(test: Callable[[], bool]) -> bool:
+    try:
+        return bool(test())
+    except (TypeError, ValueError):
+        return False
+
+
+def check_options(name: str, *, batch_size: object = 16, imgsz: object = None, conf: object = 0.1, iou: object = 0.7) -> None:
+    """The numeric options of a YOLO detector (``name`` says which), before any model is loaded."""
+    bad = []
+    if not _holds(lambda: 0 <= float(conf) <= 1 and 0 < float(iou) <= 1):  # type: ignore[arg-type]
+        bad.append(f"conf={conf!r}, iou={iou!r}; expected conf in [0, 1] and iou in (0, 1]")
+    if not _holds(lambda: int(batch_size) >= 1 and (imgsz is None or int(imgsz) >= 32)):  # type: ignore[arg-type]
+        bad.append(f"batch_size={batch_size!r}, imgsz={imgsz!r}; expected batch_size >= 1 and imgsz >= 32")
+    if bad:
+        raise DetectorError(f"{name}: " + "; ".join(bad))
+
+
 def _size_text(size: tuple[int, int]) -> str:
     return f"{size[0]}" if size[0] == size[1] else f"{size[0]}x{size[1]}"
 
@@ -297,13 +315,7 @@ class YoloDetector(Detector):
                  iou: float = 0.7, batch_size: int = 16, half: bool | None = None, person_class: int | None = None,
                  max_det: int = 300):
         source, fmt = check_weights(weights)
-        try:
-            bad = int(batch_size) < 1 or (imgsz is not None and int(imgsz) < 32) or not 0 <= float(conf) <= 1 or not 0 < float(iou) <= 1
-        except (TypeError, ValueError):
-            bad = True
-        if bad:
-            raise DetectorError(f"yolo: batch_size={batch_size}, imgsz={imgsz}, conf={conf}, iou={iou}; expected "
-                                "batch_size >= 1, imgsz >= 32, conf in [0, 1], iou in (0, 1]")
+        check_options("yolo", batch_size=batch_size, imgsz=imgsz, conf=conf, iou=iou)
         self.format = fmt.argument if fmt is not None else "yaml"
         self.device = resolve_device(device)
         if self.format == "engine" and not self.device.startswith("cuda"):
