@@ -20,8 +20,9 @@ switches) on the scored frames, plus **box purity** of the tracks (the share
 of each track's boxes on its majority truth person, box-weighted mean and
 the worst track), **tracklet purity**, the number the dataset depends on
 (the mean purity of the tracklets ``lsvid curate`` would keep from those
-tracks: its default box and length filters, ``lsvid.filters``, applied to
-either tracker's output alike, as ``truth_purity`` is computed), and the
+tracks: its default box and length filters and its cut where a tracklet's
+look changes, ``lsvid.filters``, applied to either tracker's output alike on
+the same colour-texture embeddings, as ``truth_purity`` is computed), and the
 tracker's own speed (frames per second, embeddings excluded).  The last
 line compares ours (colour texture) with ByteTrack on PETS with YOLOv8n.
 
@@ -100,15 +101,34 @@ def box_purity(truth: pd.DataFrame, hyp: pd.DataFrame, scored: int) -> tuple[flo
     return (sum(t for t, _ in tops) / total if total else 1.0), min((t / n for t, n in tops), default=1.0)
 
 
-def tracklet_purity(truth: pd.DataFrame, hyp: pd.DataFrame, seq: Sequence) -> float:
-    """Mean over the tracklets the curation filters keep (with an annotated box) of the share of their
-    annotated boxes on their majority truth person (:func:`owners`; an unmatched box counts against)."""
-    from lsvid.filters import FilterConfig, apply_filters
+def _row_feats(hyp: pd.DataFrame, seq: Sequence, feats: list[np.ndarray]) -> np.ndarray:
+    """The embedding of the detection each ``hyp`` row is (the box of its frame it overlaps best):
+    either tracker reports the detector's boxes, so both get the very same embeddings."""
+    out = np.zeros((len(hyp), feats[0].shape[1] if feats else 0), np.float32)
+    for f, idx in hyp.groupby("frame").indices.items():
+        b = seq.boxes[int(f) - 1]
+        if len(b):
+            out[idx] = feats[int(f) - 1][iou_matrix(hyp.iloc[idx][BOX].to_numpy(float), b[:, :4]).argmax(1)]
+    return out
 
-    groups = [g.sort_values("frame") for _, g in hyp.groupby("id")]
-    keep, _ = apply_filters([g[BOX].to_numpy(float) for g in groups], [None] * len(groups), seq.size, FilterConfig(),
+
+def tracklet_purity(truth: pd.DataFrame, hyp: pd.DataFrame, seq: Sequence, feats: list[np.ndarray]) -> float:
+    """Mean over the tracklets the curation filters keep (with an annotated box) of the share of their
+    annotated boxes on their majority truth person (:func:`owners`; an unmatched box counts against).
+    The filters include the cut where a tracklet's look changes (``lsvid.filters.cut_mixed``), on the
+    colour-texture embeddings of the boxes, for either tracker alike."""
+    from collections import Counter
+
+    from lsvid.filters import FilterConfig, apply_filters, cut_mixed
+
+    hyp = hyp.reset_index(drop=True)
+    looks = _row_feats(hyp, seq, feats)
+    groups = [hyp.loc[idx].sort_values("frame") for idx in hyp.groupby("id").indices.values()]
+    cfg = FilterConfig()
+    keep, _ = apply_filters([g[BOX].to_numpy(float) for g in groups], [None] * len(groups), seq.size, cfg,
                             [g["frame"].to_numpy() for g in groups], [g["conf"].to_numpy(float) for g in groups])
-    kept = [g.iloc[k] for g, k in zip(groups, keep) if len(k)]
+    pieces = cut_mixed(keep, [looks[g.index.to_numpy()] for g in groups], cfg, Counter())
+    kept = [groups[t].iloc[k] for t, k in pieces]
     kept = [g[g["frame"] <= seq.scored] for g in kept]
     out = [_majority(owners(truth, g)) / len(g) for g in kept if len(g)]
     return float(np.mean(out)) if out else float("nan")
@@ -201,12 +221,12 @@ def embedders(data: Path) -> dict[str, object]:
     return out
 
 
-def report(seq: Sequence, who: str, hyp: pd.DataFrame, fps: float, step: int) -> tuple[float, int, float]:
+def report(seq: Sequence, who: str, hyp: pd.DataFrame, fps: float, step: int, looks: list[np.ndarray]) -> tuple[float, int, float]:
     """Prints one table row; returns IDF1, ID switches and tracklet purity."""
     truth = seq.truth if step == 1 else seq.truth[(seq.truth["frame"] - 1) % step == 0]
     s = score_tracking(truth, hyp[["frame", "id", *BOX]], num_frames=seq.scored, benchmark=seq.benchmark)
     pm, pw = box_purity(truth, hyp, seq.scored)
-    tp = tracklet_purity(truth, hyp, seq)
+    tp = tracklet_purity(truth, hyp, seq, looks)
     n = hyp[hyp["frame"] <= seq.scored]["id"].nunique()
     rate = f"{seq.fps / step:.2f} fps" if step > 1 else f"{seq.fps:g} fps"
     print(f"| {seq.name} ({rate}) | {who} | {s.HOTA:.3f} | {s.MOTA:.3f} | {s.IDF1:.3f} | {s.IDSW} | {s.FP} | {s.FN} | {n} "
@@ -233,10 +253,11 @@ def main() -> None:
         feats = {name: embed(seq, e) for name, e in embs.items()}
         for step in (1, 4) if seq.fps >= 25 else (1,):
             hyp, fps = run_bytetrack(seq, step)
-            summary[(seq.name, step, "bytetrack")] = report(seq, "ByteTrack (supervision)", hyp, fps, step)
+            looks = feats["colour_texture"]
+            summary[(seq.name, step, "bytetrack")] = report(seq, "ByteTrack (supervision)", hyp, fps, step, looks)
             for name, f in feats.items():
                 hyp, fps = run_ours(seq, f, step)
-                summary[(seq.name, step, name)] = report(seq, f"ours, {name}", hyp, fps, step)
+                summary[(seq.name, step, name)] = report(seq, f"ours, {name}", hyp, fps, step, looks)
     ours, bt = summary.get(("PETS YOLOv8n", 1, "colour_texture")), summary.get(("PETS YOLOv8n", 1, "bytetrack"))
     if ours and bt:
         print(f"PETS YOLOv8n, ours vs ByteTrack: IDF1 {ours[0]:.3f} vs {bt[0]:.3f}; ID switches {ours[1]} vs {bt[1]}; "

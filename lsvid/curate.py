@@ -345,7 +345,8 @@ def format_report(report: CurateReport) -> str:
     fr = max(report.frames_decoded, 1)
     lines = [
         f"videos: {len(report.videos)} processed, {len(report.failed_videos)} skipped",
-        "filters dropped: " + ", ".join(f"{k} {v:,}" for k, v in sorted(d.items()) if k != "tracklets_kept") + f"; tracklets kept {d.get('tracklets_kept', 0):,}",
+        "filters dropped: " + ", ".join(f"{k} {v:,}" for k, v in sorted(d.items()) if k not in ("tracklets_kept", "tracklets_cut"))
+        + f"; tracklets cut where the person changes {d.get('tracklets_cut', 0):,}; tracklets kept {d.get('tracklets_kept', 0):,}",
         "time per stage (s): " + ", ".join(f"{k} {v:.1f}" for k, v in t.items())
         + f"; {fr / max(t.get('total', 0.0), 1e-9):.0f} frames/s per video task",
     ]

@@ -8,8 +8,11 @@ hidden, or two people in one box), and crowding: a box overlapping another track
 frame by ``max_overlap`` (IoU) or more shows two people, and it is where a
 tracker may briefly follow the wrong one, so it is no tracklet's crop (the
 track keeps it; only the dataset leaves it out).  Then the tracklet filter: fewer than ``min_length`` boxes left
-(default 16, the clip length GLTR trains on) drops the tracklet.  Every
-filter counts what it dropped, so a curation run reports why data vanished.
+(default 16, the clip length GLTR trains on) drops the tracklet.  Last,
+:func:`cut_mixed` cuts a kept tracklet where its appearance changes (a
+tracker that followed the wrong person for a while; :mod:`lsvid.change_points`)
+and drops the pieces shorter than ``min_length``.  Every filter counts what
+it dropped, so a curation run reports why data vanished.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import cv2
 import numpy as np
 
 from lsvid.boxes import iou_matrix
+from lsvid.change_points import cut_where_look_changes, look_scale
 from lsvid_core.config import at_least, check, positive
 
 
@@ -33,10 +37,13 @@ class FilterConfig:
     min_sharpness: float = 0.0  # variance of the Laplacian of the grey crop; 0 disables
     min_score: float = 0.3  # detector score a box needs, on the 0-1 scale of the tracker's high_score (weak boxes: half hidden or merged people)
     max_overlap: float = 0.3  # IoU with another track's box in the same frame beyond which a box is dropped; 1 disables
+    cut_ratio: float = 1.5  # cut a tracklet where its look changes this many times its jitter (lsvid.change_points); 0 disables
+    cut_share: float = 0.4  # ... and by this share of the median look distance between the video's tracklets
+    cut_min_side: int = 6  # boxes each side of a cut needs at least
 
     def __post_init__(self) -> None:
-        at_least(self, ("min_length",), 1)
-        at_least(self, ("min_height", "min_sharpness", "min_score"), 0)
+        at_least(self, ("min_length", "cut_min_side"), 1)
+        at_least(self, ("min_height", "min_sharpness", "min_score", "cut_ratio", "cut_share"), 0)
         check(0 < self.max_overlap <= 1, "max_overlap", f"must be in (0, 1], got {self.max_overlap}")
         positive(self, ("min_aspect",))
         check(self.max_aspect >= self.min_aspect, "max_aspect", f"must be at least min_aspect ({self.min_aspect}), got {self.max_aspect}")
@@ -126,3 +133,30 @@ def apply_filters(
         keep_idx.append(kept)
     counts["tracklets_kept"] += sum(1 for k in keep_idx if len(k))
     return keep_idx, counts
+
+
+def cut_mixed(keep: list[np.ndarray], track_feats: list[np.ndarray], cfg: FilterConfig,
+              counts: Counter) -> list[tuple[int, np.ndarray]]:
+    """``(track, kept box indices)`` per piece of one look (:func:`lsvid.change_points.cut_where_look_changes`
+    on each track's kept boxes), pieces shorter than ``min_length`` dropped; ``counts`` gets
+    ``tracklets_cut`` (cuts made), ``boxes_in_short_pieces`` and the new ``tracklets_kept``.
+
+    The distance a cut needs is ``cut_share`` of the median distance between the mean looks of the
+    kept tracklets of the video (:func:`lsvid.change_points.look_scale`; with fewer than two, the
+    ratio test alone decides)."""
+    feats = [np.asarray(f)[k] for f, k in zip(track_feats, keep)]
+    means = np.array([f.mean(axis=0) for f in feats if len(f)])
+    floor = cfg.cut_share * look_scale(means)
+    out = []
+    for t, (k, f) in enumerate(zip(keep, feats)):
+        if not len(k):
+            continue
+        pieces = cut_where_look_changes(f, cfg.cut_ratio, cfg.cut_min_side, floor)
+        counts["tracklets_cut"] += len(pieces) - 1
+        for p in pieces:
+            if len(p) >= cfg.min_length:
+                out.append((t, k[p]))
+            else:
+                counts["boxes_in_short_pieces"] += int(len(p))
+    counts["tracklets_kept"] = len(out)
+    return out

@@ -34,7 +34,7 @@ from lsvid_core.config import at_least, check, fraction, from_dict
 from lsvid_core.errors import FileSystemError, MissingDependencyError
 
 from .boxes import clip_boxes, iou_matrix
-from .filters import FilterConfig, apply_filters, sharpness
+from .filters import FilterConfig, apply_filters, cut_mixed, sharpness
 from .footage import VideoInfo, VideoSource, probe, read_frames
 from .mot import considered, read_truth
 from .track import Track, Tracker, TrackerConfig
@@ -322,7 +322,8 @@ def _detect_batch(batch: list[tuple[int, np.ndarray]], detector: Detector, embed
 
 def _filter_tracks(tracks: list[Track], sharp_of: dict[tuple, float], info: VideoInfo,
                    cfg: CurateConfig) -> tuple[list[tuple[Track, np.ndarray]], Counter]:
-    """The tracks that survive the filters, each with the indices of its kept boxes, and the drop counts."""
+    """The tracklets that survive the filters, each a track with the indices of its kept boxes (a track
+    cut where its look changes gives several), and the drop counts."""
     keep, drops = apply_filters(
         [t.boxes for t in tracks],
         [np.array([sharp_of.get((int(f), *b.tolist()), 0.0) for f, b in zip(t.frames, t.boxes)]) for t in tracks],
@@ -331,7 +332,8 @@ def _filter_tracks(tracks: list[Track], sharp_of: dict[tuple, float], info: Vide
         [t.frames for t in tracks],
         [t.scores for t in tracks],
     )
-    return [(t, k) for t, k in zip(tracks, keep) if len(k)], drops
+    pieces = cut_mixed(keep, [t.feats for t in tracks], cfg.filters, drops)
+    return [(tracks[t], k) for t, k in pieces], drops
 
 
 def _write_crops(video: VideoSource, info: VideoInfo, kept: list[tuple[Track, np.ndarray]], cfg: CurateConfig,

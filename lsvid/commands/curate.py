@@ -35,7 +35,7 @@ def _given(ctx: click.Context, name: str) -> bool:
 # option -> CurateConfig field (dotted) it sets
 _CONFIG_OPTIONS = {
     "detector": "detector", "embedder": "embedder", "min_length": "filters.min_length", "min_height": "filters.min_height",
-    "min_sharpness": "filters.min_sharpness", "frame_step": "frame_step", "blur_faces": "blur_faces",
+    "min_sharpness": "filters.min_sharpness", "cut_ratio": "filters.cut_ratio", "frame_step": "frame_step", "blur_faces": "blur_faces",
 }
 
 
@@ -97,6 +97,9 @@ def curate_config(ctx: click.Context, config_file: Path | None, p: dict):
 @click.option("--min-length", type=click.IntRange(min=1), default=16, show_default=True, help="Boxes a tracklet needs after the box filters.")
 @click.option("--min-height", type=click.FloatRange(min=0), default=40.0, show_default=True, help="Minimum box height in pixels.")
 @click.option("--min-sharpness", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Minimum variance of the Laplacian of a crop (0: off).")
+@click.option("--cut-ratio", type=click.FloatRange(min=0), default=1.5, show_default=True,
+              help="Cut a tracklet where its look changes by this many times its jitter (and by filters.cut_share of the "
+                   "distance between people): two people in turn become two tracklets. 0: off.")
 @click.option("--frame-step", type=click.IntRange(min=1), default=1, show_default=True, help="Use every N-th frame.")
 @click.option("--blur-faces", is_flag=True, help="Blur faces in the saved crops (OpenCV's bundled face cascade).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the identity split and the query choice.")

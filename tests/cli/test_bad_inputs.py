@@ -445,6 +445,12 @@ def test_curate_options_override_the_config_file_only_where_given(tmp_path, monk
     assert c.filters.min_height == 40.0  # untouched by file and options: the default
     c = curate_cfg(["--config", str(f), "--frame-step", "1", "--min-length", "16", "--tracker-option", "min_hits=2"])
     assert (c.frame_step, c.detector, c.filters.min_length, c.tracker.max_age, c.tracker.min_hits) == (1, "hog", 16, 7, 2)
+    assert c.filters.cut_ratio == 1.5 and curate_cfg(["--cut-ratio", "0"]).filters.cut_ratio == 0.0
+
+
+def test_curate_config_with_a_negative_cut_share(tmp_path, footage):
+    (tmp_path / "c.json").write_text('{"filters": {"cut_share": -0.1}}')
+    run(["curate", footage, "--out", tmp_path / "ds", "--config", tmp_path / "c.json"], root=tmp_path, names=("c.json", "cut_share", "-0.1"))
 
 
 @pytest.mark.parametrize("option", ["--embedder-option", "--detector-option", "--tracker-option"])
