@@ -39,9 +39,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from lsvid.embed import l2_normalise
+
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+    return l2_normalise(x, np.float64)  # float64: cumulative sums over long tracks
 
 
 def look_scale(looks: np.ndarray) -> float:

@@ -112,10 +112,10 @@ def resize_crops(crops: Sequence[np.ndarray], size: tuple[int, int], *,
     return out
 
 
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Rows of unit length (a zero row stays zero), as float32."""
-    x = np.asarray(x, np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+def l2_normalise(x: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """Rows (the last axis) of unit length (a zero row stays zero), as ``dtype`` (float32 by default)."""
+    x = np.asarray(x, dtype)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 # ---------------------------------------------------------------------------
