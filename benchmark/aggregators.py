@@ -7,6 +7,8 @@ returns a module ``(B, T, d)`` (+ ``(B, T)`` bool mask, True = real frame) ->
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
@@ -123,21 +125,79 @@ def temporal_attention(in_dim: int, hidden: int = 32) -> nn.Module:
 
 
 @register_aggregator("dtp")
-def dtp(in_dim: int, num_branches: int = 3, kernel_size: int = 3) -> nn.Module:
-    """Dilated Temporal Pyramid convolution then mean pooling (GLTR Eq. 5-6; Table 2's DTP row)."""
-    return gltr.DTPOnly(in_dim, num_branches, kernel_size)
+def dtp(
+    in_dim: int,
+    num_branches: int = 3,
+    kernel_size: int = 3,
+    dilations: Sequence[int] | None = None,
+    bias: bool = True,
+    concat_input: bool = False,
+    init_std: float | None = None,
+    activation: str = "relu",
+) -> nn.Module:
+    """Dilated Temporal Pyramid convolution then mean pooling (GLTR Eq. 5-6; Table 2's DTP row).
+
+    Defaults: the paper's text (dilations ``2^(n-1)``, biased branches, ReLU).
+    The authors' released code (ljn114514/GLTR) is ``dilations=[1, 2, 3],
+    bias=False, concat_input=True, init_std=0.001, activation="none"``
+    (``(N+1) * in_dim`` wide: the raw features beside the branches)."""
+    return gltr.DTPOnly(
+        in_dim, num_branches, kernel_size, activation=activation, dilations=_ints(dilations),
+        bias=bias, concat_input=concat_input, init_std=init_std,
+    )
 
 
 @register_aggregator("tsa")
-def tsa(in_dim: int, alpha: int = 2) -> nn.Module:
-    """Temporal Self-Attention on frame features then mean pooling (GLTR Eq. 7; Table 2's TSA row)."""
-    return gltr.TSAOnly(in_dim, alpha)
+def tsa(
+    in_dim: int,
+    alpha: int = 2,
+    normalize: str = "softmax",
+    qk_bn_relu: bool = True,
+    out_bn: bool = False,
+    value_bn_relu: bool = False,
+) -> nn.Module:
+    """Temporal Self-Attention on frame features then mean pooling (GLTR Eq. 7; Table 2's TSA row).
+
+    Defaults: the paper's text (scaled softmax, BatchNorm and ReLU on query
+    and key, zero-initialised output convolution).  The authors' released
+    code (ljn114514/GLTR, a non-local block) is ``normalize="softmax_unscaled",
+    qk_bn_relu=False, out_bn=True`` (``value_bn_relu=False``)."""
+    return gltr.TSAOnly(in_dim, alpha, normalize=normalize, value_bn_relu=value_bn_relu, qk_bn_relu=qk_bn_relu, out_bn=out_bn)
 
 
 @register_aggregator("gltr")
-def gltr_(in_dim: int, num_branches: int = 3, kernel_size: int = 3, alpha: int = 2) -> nn.Module:
-    """GLTR: DTP, then TSA, then mean pooling (Li et al., ICCV 2019, Eq. 4-7)."""
-    return gltr.GLTR(in_dim, num_branches, kernel_size, alpha)
+def gltr_(
+    in_dim: int,
+    num_branches: int = 3,
+    kernel_size: int = 3,
+    alpha: int = 2,
+    dilations: Sequence[int] | None = None,
+    bias: bool = True,
+    concat_input: bool = False,
+    init_std: float | None = None,
+    activation: str = "relu",
+    normalize: str = "softmax",
+    qk_bn_relu: bool = True,
+    out_bn: bool = False,
+    value_bn_relu: bool = False,
+) -> nn.Module:
+    """GLTR: DTP, then TSA, then mean pooling (Li et al., ICCV 2019, Eq. 4-7).
+
+    Defaults: the paper's text.  The authors' released code (ljn114514/GLTR)
+    is the DTP options of ``dtp`` (``dilations=[1, 2, 3], bias=False,
+    concat_input=True, init_std=0.001, activation="none"``) with the TSA
+    options of ``tsa`` (``normalize="softmax_unscaled", qk_bn_relu=False,
+    out_bn=True``): 512-d for 128-d frame features."""
+    return gltr.GLTR(
+        in_dim, num_branches, kernel_size, alpha,
+        dilations=_ints(dilations), bias=bias, concat_input=concat_input, init_std=init_std, activation=activation,
+        normalize=normalize, qk_bn_relu=qk_bn_relu, out_bn=out_bn, value_bn_relu=value_bn_relu,
+    )
+
+
+def _ints(values: Sequence[int] | None) -> tuple[int, ...] | None:
+    """Options come from JSON: ``dilations`` arrives as a list (kept hashable and immutable here)."""
+    return None if values is None else tuple(values)
 
 
 BASELINES = ("avgpool", "maxpool", "tpp", "pyramid_conv", "lstm", "temporal_attention", "dtp", "tsa", "gltr")

@@ -17,7 +17,7 @@ from lsvid_core.errors import InputError
 from lsvid_core.paths import check_output, relative_inside, safe_component, staged_folder
 
 from .config import result_settings
-from .results import read_leaderboard, row_ap
+from .results import read_leaderboard, row_ap, topk_name
 
 ABLATION = ("avgpool", "pyramid_conv", "tpp", "dtp", "tsa", "gltr")
 METRICS = ("rank1", "rank5", "rank10", "rank20", "mAP")
@@ -45,7 +45,8 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     """
     if df.empty:
         return df
-    cell = ["dataset", "method", "backbone", "rerank"]
+    cell = ["dataset", "method", "backbone", "rerank", "recipe", "eval"]
+    df = df.assign(**{c: _column(df, c).where(_column(df, c).notna(), old) for c, old in ROW_DEFAULTS.items()})
     ap = row_ap(df["ap"] if "ap" in df else pd.Series(None, index=df.index, dtype=object))
     df = df.assign(ap=ap, experiment=[experiment_key(c, o, a) for c, o, a in zip(df["config"], df["options"], ap)])
     df = df.sort_values("created", kind="stable")  # ties keep file (append) order
@@ -69,6 +70,25 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+# what rows written before a column existed were run with
+ROW_DEFAULTS = {"recipe": "paper", "eval": "default"}
+
+
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    return df[name] if name in df else pd.Series(None, index=df.index, dtype=object)
+
+
+def label(r, with_backbone: bool = False) -> str:
+    """A summary line's name: the method, then what sets it apart from the paper recipe's default scoring."""
+    get = r.get if isinstance(r, (dict, pd.Series)) else lambda k, d=None: getattr(r, k, d)
+    out = get("method") + (" + re-rank" if get("rerank") else "")
+    if get("recipe", "paper") not in (None, "paper"):
+        out += f" [{get('recipe')}]"
+    if get("eval", "default") not in (None, "default"):
+        out += f" ({get('eval')} eval)"
+    return out + (f" ({get('backbone')})" if with_backbone else "")
+
+
 def _torch_version(environment: str | None) -> str | None:
     return json.loads(environment).get("torch") if isinstance(environment, str) else None
 
@@ -77,7 +97,7 @@ def _provenance(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Where each cell's numbers come from: enough to rerun or to doubt them."""
     header = ["dataset", "method", "backbone", "experiment", "AP", "trials", "seeds", "device", "code", "torch", "wall time"]
     body = [
-        [r.dataset, r.method + (" + re-rank" if r.rerank else ""), r.backbone, r.experiment, r.ap, str(r.trials), str(r.seeds),
+        [r.dataset, label(r), r.backbone, r.experiment, r.ap, str(r.trials), str(r.seeds),
          r.devices, r.code_versions, r.torch_versions, f"{r.wall_time_s:.0f} s" if r.wall_time_s < 120 else f"{r.wall_time_s / 60:.1f} min"]
         for r in summary.itertuples()
     ]
@@ -92,7 +112,7 @@ def _seeds_note(summary: pd.DataFrame) -> str:
     multi = summary[summary["seeds"] > 1]
     if multi.empty:
         return ""
-    cells = [f"{r.method}{' + re-rank' if r.rerank else ''} on {r.dataset} ({r.seeds} seeds)" for r in multi.itertuples()]
+    cells = [f"{label(r)} on {r.dataset} ({r.seeds} seeds)" for r in multi.itertuples()]
     return "Averaged over seeds: " + ", ".join(cells) + "."
 
 
@@ -122,13 +142,13 @@ def _table(summary: pd.DataFrame, methods: list[str], metrics: tuple[str, ...]) 
     header = ["method"] + [f"{d} {m.replace('rank', 'R')}" for d in datasets for m in metrics]
     body = []
     for method in methods:
-        for (backbone, rerank), sub in summary[summary.method == method].groupby(["backbone", "rerank"]):
-            label = method + (" + re-rank" if rerank else "") + (f" ({backbone})" if summary.backbone.nunique() > 1 else "")
+        for _, sub in summary[summary.method == method].groupby(["backbone", "rerank", "recipe", "eval"]):
+            name = label(sub.iloc[0], with_backbone=summary.backbone.nunique() > 1)
             cells = []
             for d in datasets:
                 r = sub[sub.dataset == d]
                 cells += [_fmt(r.iloc[0], m) if len(r) else "–" for m in metrics]
-            body.append([label] + cells)
+            body.append([name] + cells)
     return header, body
 
 
@@ -172,8 +192,7 @@ def plot_cmc(summary: pd.DataFrame, dataset: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(5, 3.6), dpi=110)
     for _, r in summary[summary.dataset == dataset].iterrows():
         cmc = np.asarray(r["cmc"]) * 100
-        label = r["method"] + (" + re-rank" if r["rerank"] else "")
-        ax.plot(np.arange(1, len(cmc) + 1), cmc, marker="o", markersize=2.5, label=f"{label} (mAP {100 * r['mAP']:.1f})")
+        ax.plot(np.arange(1, len(cmc) + 1), cmc, marker="o", markersize=2.5, label=f"{label(r)} (mAP {100 * r['mAP']:.1f})")
     ax.set_xticks([1, 5, 10, 15, 20])
     ax.set_xlabel("rank")
     ax.set_ylabel("matching rate (%)")
@@ -268,7 +287,7 @@ def _figures(out: Path, summary: pd.DataFrame, df: pd.DataFrame, methods: list[s
             s = out / f"strips_{d}_{method}.png"
             last = rows[rows.trial == rows.trial.min()].iloc[-1]
             folder = last.run_folder if isinstance(last.run_folder, str) else f"{d}/trial{last.trial}/{method}"  # rows from before run_folder
-            if retrieval_strips(Path(run_dir) / relative_inside(folder, "leaderboard run_folder") / "topk.npz", Path(last.dataset_path), s):
+            if retrieval_strips(Path(run_dir) / relative_inside(folder, "leaderboard run_folder") / topk_name(last.get("eval")), Path(last.dataset_path), s):
                 strips.append((d, method, s.name))
     return images, strips
 

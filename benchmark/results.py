@@ -31,7 +31,16 @@ COLUMNS = [
     "code_version", "device", "wall_time_s", "dataset_path", "dataset_sha256", "checkpoint_sha256", "created",
     "run_folder",  # the method's folder under the run directory (its models and top-k ranks)
     "environment",  # JSON: python, torch, torchvision, numpy, CUDA, cuDNN versions and the platform
+    "eval",  # the evaluation setting (protocols.evaluation.EVAL_SETTINGS); rows from before it: default
+    "recipe",  # the named recipe the config started from (benchmark.recipes); rows from before it: paper
+    "training",  # two_stage (stages (a) and (b)) or end_to_end; rows from before it: two_stage
 ]
+
+
+def topk_name(setting: str | None) -> str:
+    """The file in a method's run folder holding its ranks under evaluation ``setting``: one per setting,
+    since the default and the official scoring of one model rank differently."""
+    return "topk.npz" if not isinstance(setting, str) or setting == "default" else f"topk-{setting}.npz"
 
 
 def config_hash(config_json: str, method: str, options: dict[str, Any]) -> str:

@@ -30,16 +30,18 @@ import torch
 from lsvid_core.errors import ConfigError
 from lsvid_core.paths import check_location, safe_component
 from protocols import read_dataset
-from protocols.evaluation import evaluate_dataset, ranked_gallery
+from protocols.evaluation import evaluate_dataset, ranked_gallery, resolve_setting
 
 from .config import BenchConfig
 from .feature_cache import extract_features
 from .fingerprint import dataset_fingerprint, weights_id
+from .recipes import method_options
 from .registry import REGISTRY, create_aggregator, import_plugin
-from .results import append_row, config_hash, has_cell, read_leaderboard
+from .results import append_row, config_hash, has_cell, read_leaderboard, topk_name
 from .runtime import code_version, device_name, environment, resolve_device, run_key, seed_everything
 from .stage_aggregator import SequenceIndex, aggregator_run_spec, embed_sequences, train_aggregator
 from .stage_frame import frame_run_spec, init_distributed, train_frame_model
+from .stage_video import train_video_model, video_run_spec
 
 TOPK = 10
 
@@ -67,6 +69,7 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
     their options, the device, the run folder and leaderboard, the dataset
     (its name becomes a folder name) and the trials."""
     _check_methods(req)
+    req = replace(req, method_options={m: method_options(req.config.recipe, m, req.method_options.get(m)) for m in req.methods})
     cfg = req.config
     device = resolve_device(req.device)
     check_location(req.run_dir, "--out")
@@ -82,7 +85,8 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
     missing = [t for t in trials if not 0 <= t < ds.num_trials]
     if missing:
         raise ConfigError(f"--trial {missing[0]}: {ds.name} has trials 0..{ds.num_trials - 1}")
-    run = _Run(req, ds, dataset_fingerprint(ds), board, device, rank, _cell_config(req), cfg.ap or ds.protocol.average_precision, log)
+    scored_ap = resolve_setting(cfg.eval, ds.protocol, ap=cfg.ap).ap  # "official" scores market1501 whatever the protocol says
+    run = _Run(req, ds, dataset_fingerprint(ds), board, device, rank, _cell_config(req), scored_ap, log)
     return [row for trial in trials for row in run.trial(trial)]
 
 
@@ -92,15 +96,19 @@ def _check_methods(req: BenchRequest) -> None:
     if not req.methods:
         raise ConfigError("--methods: no method named; see `lsvid bench --list`")
     for m in req.methods:
-        REGISTRY.check(m, req.method_options.get(m, {}))  # fail before any training if a name or option is unknown
+        # the recipe's options too: fail before any training if a name or option is unknown
+        REGISTRY.check(m, method_options(req.config.recipe, m, req.method_options.get(m)))
     unused = sorted(set(req.method_options) - set(req.methods))
     if unused:
         raise ConfigError(f"--option names method(s) {unused} that --methods does not run ({', '.join(req.methods)})")
+    if req.config.training == "end_to_end" and req.backbone_weights is not None and not req.finetune:
+        raise ConfigError("--no-finetune: end-to-end training (training end_to_end, e.g. --recipe released) always trains the backbone; "
+                          "--backbone-weights gives its initial weights")
     if req.backbone_weights is None or req.finetune:
         # stage (a) will make frame features of this width: build each method once now, so that an
         # option of a wrong value fails before hours of training rather than after
         for m in req.methods:
-            create_aggregator(m, req.config.frame.embed_dim, **req.method_options.get(m, {}))
+            create_aggregator(m, req.config.frame.embed_dim, **method_options(req.config.recipe, m, req.method_options.get(m)))
 
 
 def _cell_config(req: BenchRequest) -> str:
@@ -154,6 +162,8 @@ class _Run:
             return []
         seed_everything(cfg.seed + trial)
         dt = ds.for_trial(trial)
+        if cfg.training == "end_to_end":
+            return [self.record(row) for row in self.end_to_end(dt, trial, todo)]
         ckpt = self.backbone(dt, trial)
         if self.rank != 0:
             return []  # under torchrun only stage (a) is distributed; rank 0 does the rest
@@ -161,26 +171,50 @@ class _Run:
             dt, ckpt, req.run_dir / "cache", device=self.device, batch_size=cfg.feature_batch,
             workers=cfg.frame.workers, decoder=cfg.frame.decoder, log=self.log, progress=req.progress,
         )
-        jobs = [
-            _MethodJob(
-                dataset=str(Path(req.dataset).resolve()), trial=trial, method=m, options=req.method_options.get(m, {}), config=cfg, cfg_json=self.cfg_json,
-                cache_folder=str(cache.folder), ckpt_sha=cache.manifest["checkpoint_sha256"], ds_sha=self.ds_sha, run_dir=str(req.run_dir),
-                device=str(self.device), plugins=tuple(req.plugins), progress=req.progress,
-            )
-            for m in todo
-        ]
+        jobs = [self.job(trial, m, str(cache.folder), cache.manifest["checkpoint_sha256"]) for m in todo]
         if cfg.agg.jobs > 1 and len(jobs) > 1:
             done = _score_in_processes(jobs, cfg.agg.jobs, self.log)
         else:
             feats = torch.from_numpy(np.array(cache.features)).to(self.device)
             index = SequenceIndex.of(dt)
             done = (_score_method(job, ds, dt, feats, index, self.device, self.log) for job in jobs)
-        rows = []
-        for row in done:
-            append_row(self.board, row)
-            rows.append(row)
-            self.log(f"{ds.name} trial {trial} {row['method']}: mAP {row['mAP']:.1%}  R1 {row['rank1']:.1%}  ({row['wall_time_s']:.1f} s)")
-        return rows
+        return [self.record(row) for row in done]
+
+    def record(self, row: dict[str, Any]) -> dict[str, Any]:
+        append_row(self.board, row)
+        self.log(f"{row['dataset']} trial {row['trial']} {row['method']}: mAP {row['mAP']:.1%}  R1 {row['rank1']:.1%}  ({row['wall_time_s']:.1f} s)")
+        return row
+
+    def end_to_end(self, dt, trial: int, todo: list[str]) -> Iterator[dict[str, Any]]:
+        """Each method trained together with its own backbone on clips (:mod:`benchmark.stage_video`), then
+        every test frame embedded by that backbone (the feature cache) and scored as in stage (b)."""
+        req, cfg = self.req, self.req.config
+        for m in todo:
+            t0 = time.perf_counter()
+            opts = req.method_options.get(m, {})
+            spec = video_run_spec(m, opts, dt, cfg, seed=cfg.seed + trial, init_weights=req.backbone_weights, dataset_sha=self.ds_sha)
+            mdir = req.run_dir / self.ds.name / f"trial{trial}" / f"video-{m}-{run_key(spec)}"
+            ckpt, agg = train_video_model(
+                m, opts, dt, cfg, out_dir=mdir, device=self.device, seed=cfg.seed + trial, init_weights=req.backbone_weights,
+                log=self.log, progress=req.progress, dataset_sha=self.ds_sha,
+            )
+            if self.rank != 0:
+                continue  # under torchrun only the training is distributed; rank 0 does the rest
+            cache = extract_features(
+                dt, ckpt, req.run_dir / "cache", device=self.device, batch_size=cfg.feature_batch,
+                workers=cfg.frame.workers, decoder=cfg.frame.decoder, log=self.log, progress=req.progress,
+            )
+            job = self.job(trial, m, str(cache.folder), cache.manifest["checkpoint_sha256"])
+            feats = torch.from_numpy(np.array(cache.features)).to(self.device)
+            yield _scored_row(job, self.ds, dt, agg, feats, SequenceIndex.of(dt), self.device, mdir, t0)
+
+    def job(self, trial: int, method: str, cache_folder: str, ckpt_sha: str) -> _MethodJob:
+        req = self.req
+        return _MethodJob(
+            dataset=str(Path(req.dataset).resolve()), trial=trial, method=method, options=req.method_options.get(method, {}), config=req.config,
+            cfg_json=self.cfg_json, cache_folder=cache_folder, ckpt_sha=ckpt_sha, ds_sha=self.ds_sha, run_dir=str(req.run_dir),
+            device=str(self.device), plugins=tuple(req.plugins), progress=req.progress,
+        )
 
 
 @dataclass(frozen=True)
@@ -209,14 +243,20 @@ def _score_method(job: _MethodJob, ds, dt, feats: torch.Tensor, index: SequenceI
     seed_everything(cfg.seed + trial)
     features_id = Path(job.cache_folder).name
     spec = aggregator_run_spec(method, opts, dt, feats, cfg.agg, seed=cfg.seed + trial, features_id=features_id)
-    run_dir = Path(job.run_dir)
-    mdir = run_dir / ds.name / f"trial{trial}" / f"{method}-{run_key(spec)}"
+    mdir = Path(job.run_dir) / ds.name / f"trial{trial}" / f"{method}-{run_key(spec)}"
     agg = train_aggregator(
         method, opts, dt, feats, index, cfg.agg, device=device, out_dir=mdir, seed=cfg.seed + trial,
         log=log, progress=job.progress, features_id=features_id,
     )
+    return _scored_row(job, ds, dt, agg, feats, index, device, mdir, t0)
+
+
+def _scored_row(job: _MethodJob, ds, dt, agg: torch.nn.Module, feats: torch.Tensor, index: SequenceIndex, device: torch.device, mdir: Path, t0: float) -> dict[str, Any]:
+    """Embed every sequence of ``dt`` with the trained ``agg``, score it under the protocol: its leaderboard row."""
+    cfg, trial, method, opts = job.config, job.trial, job.method, job.options
+    run_dir = Path(job.run_dir)
     video = embed_sequences(agg, feats, index, np.arange(len(dt.tracklets)), device=device, max_frames=cfg.agg.eval_batch_frames)
-    res = evaluate_dataset(ds, video, metric=cfg.metric, rerank=cfg.rerank, trials=[trial], ap=cfg.ap)[0].result
+    res = evaluate_dataset(ds, video, metric=cfg.metric, rerank=cfg.rerank, trials=[trial], ap=cfg.ap, setting=cfg.eval)[0].result
     wall = time.perf_counter() - t0
     _save_topk(mdir, ds, video, cfg, trial)
     return {
@@ -230,7 +270,10 @@ def _score_method(job: _MethodJob, ds, dt, feats: torch.Tensor, index: SequenceI
         "num_queries": int(res.num_queries),
         "rerank": bool(cfg.rerank),
         "metric": cfg.metric,
-        "ap": res.ap_variant,  # the AP definition mAP follows: the config's, else the dataset protocol's
+        "ap": res.ap_variant,  # the AP definition mAP follows: the eval setting's, else the config's, else the dataset protocol's
+        "eval": res.setting,  # the evaluation setting scored under (protocols.evaluation.EVAL_SETTINGS)
+        "recipe": cfg.recipe,
+        "training": cfg.training,
         "options": json.dumps(opts, sort_keys=True),
         "config": job.cfg_json,
         "config_hash": config_hash(job.cfg_json, method, opts),
@@ -293,9 +336,9 @@ def _save_topk(folder: Path, ds, video: np.ndarray, cfg: BenchConfig, trial: int
     The ranking is the protocol's own (:func:`protocols.evaluation.ranked_gallery`):
     the strips show what was scored, junk and same-camera items left out.
     """
-    top = ranked_gallery(ds, video, TOPK, metric=cfg.metric, trial=trial, rerank=cfg.rerank)
+    top = ranked_gallery(ds, video, TOPK, metric=cfg.metric, trial=trial, rerank=cfg.rerank, setting=cfg.eval)
     folder.mkdir(parents=True, exist_ok=True)
     np.savez(
-        folder / "topk.npz", query=top.query_tracklet_id, gallery=top.gallery_tracklet_id,
+        folder / topk_name(cfg.eval), query=top.query_tracklet_id, gallery=top.gallery_tracklet_id,
         query_pid=top.query_pid, gallery_pid=top.gallery_pid, distance=top.distance,
     )

@@ -23,7 +23,7 @@ from gltr import build_backbone, save_checkpoint
 from lsvid_core.errors import InputError
 from protocols import Dataset
 
-from .config import FRAME_EXECUTION_FIELDS, FrameStageConfig, without_execution_fields
+from .config import FRAME_EXECUTION_FIELDS, FrameStageConfig, stored, without_execution_fields
 from .fingerprint import dataset_fingerprint, file_sha256, weights_id
 from .frames import default_workers, make_loader, normalize, random_erasing, random_flip
 from .runtime import autocast, check_finite_loss, claim_run, holds_folder
@@ -96,7 +96,7 @@ def frame_run_spec(
 ) -> dict:
     """Everything the trained backbone depends on: the dataset's content and trial,
     the config (less its execution fields), the seed and the initial weights."""
-    config = without_execution_fields(asdict(cfg), FRAME_EXECUTION_FIELDS)
+    config = stored(without_execution_fields(asdict(cfg), FRAME_EXECUTION_FIELDS), "frame")
     return {
         "stage": "frame",
         "dataset_sha256": dataset_sha or dataset_fingerprint(ds),
@@ -193,7 +193,8 @@ class _FrameTraining:
     ) -> _FrameTraining:
         """A freshly initialised backbone (from ``seed``) with its SGD optimiser and step schedule."""
         torch.manual_seed(seed)
-        model = build_backbone(cfg.backbone, embed_dim=cfg.embed_dim, num_classes=num_classes, weights=init_weights or "random")
+        model = build_backbone(cfg.backbone, embed_dim=cfg.embed_dim, num_classes=num_classes, weights=init_weights or "random",
+                               last_stride=cfg.last_stride, embed_bn=cfg.embed_bn)
         model = model.to(device).to(memory_format=torch.channels_last)
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True)
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
@@ -258,7 +259,7 @@ def _write_backbone(model: torch.nn.Module, final: Path, ds: Dataset, cfg: Frame
         final,
         extra={
             "stage": "frame",
-            "config": asdict(cfg),
+            "config": stored(asdict(cfg), "frame"),
             "identities": [int(i) for i in ids],
             "dataset": str(ds.root),
             "trial": ds.trial,

@@ -3,8 +3,9 @@
 The paper extracts one 128-d feature per 256x128 frame with ResNet-50
 (Table 3 also tries AlexNet and Inception); here any of ResNet-18/34/50/101,
 Inception-v3 and AlexNet, followed by ``Linear(feat_dim, d)`` and
-``BatchNorm1d(d)``, with an optional identity classifier on the embedding for
-softmax training.  Inputs are RGB, normalised with the ImageNet mean and std
+``BatchNorm1d(d)`` (or, with ``embed_bn=False``, the plain Linear of the
+authors' released code), with an optional identity classifier on the
+embedding for softmax training.  Inputs are RGB, normalised with the ImageNet mean and std
 (``IMAGENET_MEAN``, ``IMAGENET_STD``), ``(B, 3, 256, 128)``.
 
 Weights never come from the network.  ``weights=`` takes
@@ -101,10 +102,18 @@ class BackboneConfig:
     embed_dim: int = 128
     num_classes: int | None = None
     last_stride: int = 2  # ResNets only; 1 doubles the final feature map, common in ReID
+    # False: the released GLTR code's plain Linear embedding (kaiming fan_out init, zero bias), no BatchNorm1d.
+    # Checkpoints written before this field existed load with the default.
+    embed_bn: bool = True
 
 
 class FrameBackbone(nn.Module):
     """CNN trunk -> ``Linear`` -> ``BatchNorm1d``: ``(B, 3, H, W)`` -> ``(B, embed_dim)``.
+
+    ``config.embed_bn=False`` drops the BatchNorm1d (``bn`` is then an
+    identity without state) and initialises the Linear as the authors'
+    released code (``ljn114514/GLTR``, ``resnet.py``) does: weight
+    ``kaiming_normal_(mode="fan_out")``, bias zero.
 
     Built randomly initialised; use :func:`build_backbone` for weights.
     ``classify(embedding)`` gives identity logits when ``num_classes`` is set.
@@ -132,7 +141,10 @@ class FrameBackbone(nn.Module):
                 if isinstance(m, nn.Conv2d) and m.stride == (2, 2):
                     m.stride = (1, 1)
         self.embed = nn.Linear(spec.feat_dim, config.embed_dim)
-        self.bn = nn.BatchNorm1d(config.embed_dim)
+        self.bn: nn.Module = nn.BatchNorm1d(config.embed_dim) if config.embed_bn else nn.Identity()
+        if not config.embed_bn:
+            nn.init.kaiming_normal_(self.embed.weight, mode="fan_out")
+            nn.init.zeros_(self.embed.bias)
         self.classifier: nn.Linear | None = None
         if config.num_classes:
             self.classifier = nn.Linear(config.embed_dim, config.num_classes)
@@ -158,9 +170,11 @@ def build_backbone(
     num_classes: int | None = None,
     weights: str | os.PathLike | None = None,
     last_stride: int = 2,
+    embed_bn: bool = True,
 ) -> FrameBackbone:
-    """Build a frame backbone; ``weights`` as in the module docstring."""
-    model = FrameBackbone(BackboneConfig(name, embed_dim, num_classes, last_stride))
+    """Build a frame backbone; ``weights`` as in the module docstring,
+    ``last_stride`` and ``embed_bn`` as in :class:`BackboneConfig`."""
+    model = FrameBackbone(BackboneConfig(name, embed_dim, num_classes, last_stride, embed_bn))
     if isinstance(weights, str) and weights == "random":
         return model
     if weights is None or (isinstance(weights, str) and weights == "imagenet"):
@@ -202,6 +216,11 @@ def load_weights(model: FrameBackbone, path: str | os.PathLike) -> None:
     if isinstance(obj, Mapping) and obj.get("format") == CHECKPOINT_FORMAT:
         if obj["config"]["name"] != model.name:
             raise WeightsMismatchError(f"{source} holds a {obj['config']['name']} checkpoint, not {model.name}")
+        saved_bn = obj["config"].get("embed_bn", True)  # absent in checkpoints older than the option
+        if saved_bn != model.config.embed_bn:
+            raise WeightsMismatchError(
+                f"{source} was saved with embed_bn={saved_bn}, the model is built with embed_bn={model.config.embed_bn}"
+            )
         obj = obj["state_dict"]
     elif isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
@@ -234,7 +253,7 @@ def save_checkpoint(model: FrameBackbone, path: str | os.PathLike, extra: Mappin
     _check_plain(dict(extra or {}), "extra")
     payload = {
         "format": CHECKPOINT_FORMAT,
-        "config": asdict(model.config),
+        "config": _stored_config(model.config),
         "state_dict": {
             k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in model.state_dict().items()
         },
@@ -243,6 +262,15 @@ def save_checkpoint(model: FrameBackbone, path: str | os.PathLike, extra: Mappin
     buffer = io.BytesIO()  # saved to memory first, so the bytes do not depend on the file's name
     torch.save(payload, buffer)
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _stored_config(config: BackboneConfig) -> dict[str, Any]:
+    """The config as a checkpoint keeps it: ``embed_bn`` only when off, so a default backbone's
+    checkpoint has the bytes (and hash, the feature cache's key) it had before the option existed."""
+    d = asdict(config)
+    if d["embed_bn"]:
+        del d["embed_bn"]
+    return d
 
 
 def _check_plain(value: Any, where: str) -> None:

@@ -6,6 +6,8 @@ optional ``(B, T)`` bool padding mask (True = real frame) in, a video feature
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import Tensor, nn
 
 from gltr.dtp import DilatedTemporalPyramid, ParallelTemporalConv, PyramidTemporalConv
@@ -18,13 +20,24 @@ LOCAL_BLOCKS = ("dtp", "conv", "none")
 
 class GLTR(nn.Module):
     """Global-Local Temporal Representation, Eq. 4: ``u = mean_t F''_t`` with
-    ``F'' = TSA(DTP(F))``; ``out_dim = N * d``.
+    ``F'' = TSA(DTP(F))``; ``out_dim = N * d`` (``(N+1) * d`` with
+    ``concat_input``).
 
     ``local`` picks the local block: ``"dtp"`` (Eq. 5-6), ``"conv"`` (the
     undilated pyramid of Fig. 6) or ``"none"`` (TSA straight on the frame
     features, ``out_dim = d``).  ``use_tsa=False`` drops TSA (Eq. 7).  The
     named ablations :class:`DTPOnly`, :class:`TSAOnly` and
     :class:`PyramidConv` are these switches with fixed values.
+
+    The other options go to the blocks: ``dilations`` (DTP only),
+    ``activation``, ``bias``, ``concat_input`` and ``init_std`` to the local
+    block (:class:`~gltr.dtp.ParallelTemporalConv`); ``normalize``,
+    ``qk_bn_relu``, ``out_bn`` and ``value_bn_relu`` to
+    :class:`~gltr.tsa.TemporalSelfAttention`.  The defaults are the paper's
+    text; the authors' released code (``ljn114514/GLTR``) is
+    ``GLTR(128, dilations=(1, 2, 3), activation="none", bias=False,
+    concat_input=True, init_std=0.001, normalize="softmax_unscaled",
+    qk_bn_relu=False, out_bn=True)``, 512-d.
 
     Any ``T >= 1`` works, including ``T`` below the largest dilation; in a
     padded batch each sequence gets the feature it gets alone (BatchNorm in
@@ -44,23 +57,34 @@ class GLTR(nn.Module):
         activation: str = "relu",
         normalize: str = "softmax",
         value_bn_relu: bool = False,
+        dilations: Sequence[int] | None = None,
+        bias: bool = True,
+        concat_input: bool = False,
+        init_std: float | None = None,
+        qk_bn_relu: bool = True,
+        out_bn: bool = False,
     ) -> None:
         super().__init__()
         if local not in LOCAL_BLOCKS:
             raise ConfigError(f"local must be one of {LOCAL_BLOCKS}, got {local!r}")
         if local == "none" and not use_tsa:
             raise ConfigError("with neither a local block nor TSA this is mean pooling; use gltr.masked_mean")
+        if dilations is not None and local != "dtp":
+            raise ConfigError(f"dilations are an option of the DTP local block, not of local={local!r}")
         self.in_dim = in_dim
+        conv_options = dict(activation=activation, bias=bias, concat_input=concat_input, init_std=init_std)
         self.local: ParallelTemporalConv | None
         if local == "dtp":
-            self.local = DilatedTemporalPyramid(in_dim, num_branches, kernel_size, activation=activation)
+            self.local = DilatedTemporalPyramid(in_dim, num_branches, kernel_size, dilations=dilations, **conv_options)
         elif local == "conv":
-            self.local = PyramidTemporalConv(in_dim, num_branches, kernel_size, activation=activation)
+            self.local = PyramidTemporalConv(in_dim, num_branches, kernel_size, **conv_options)
         else:
             self.local = None
         width = self.local.out_dim if self.local is not None else in_dim
         self.tsa = (
-            TemporalSelfAttention(width, alpha, normalize=normalize, value_bn_relu=value_bn_relu)
+            TemporalSelfAttention(
+                width, alpha, normalize=normalize, value_bn_relu=value_bn_relu, qk_bn_relu=qk_bn_relu, out_bn=out_bn
+            )
             if use_tsa
             else None
         )
@@ -92,23 +116,49 @@ class GLTR(nn.Module):
 
 
 class DTPOnly(GLTR):
-    """Table 2 ablation: DTP then the temporal mean, no TSA; ``out_dim = N * d``."""
+    """Table 2 ablation: DTP then the temporal mean, no TSA; ``out_dim = N * d``
+    (``(N+1) * d`` with ``concat_input``).  Options as in :class:`GLTR`."""
 
-    def __init__(self, in_dim: int = 128, num_branches: int = 3, kernel_size: int = 3, *, activation: str = "relu") -> None:
-        super().__init__(in_dim, num_branches, kernel_size, local="dtp", use_tsa=False, activation=activation)
+    def __init__(
+        self,
+        in_dim: int = 128,
+        num_branches: int = 3,
+        kernel_size: int = 3,
+        *,
+        activation: str = "relu",
+        dilations: Sequence[int] | None = None,
+        bias: bool = True,
+        concat_input: bool = False,
+        init_std: float | None = None,
+    ) -> None:
+        super().__init__(
+            in_dim, num_branches, kernel_size, local="dtp", use_tsa=False, activation=activation,
+            dilations=dilations, bias=bias, concat_input=concat_input, init_std=init_std,
+        )
 
 
 class TSAOnly(GLTR):
     """Table 2 ablation: TSA on the frame features then the mean; ``out_dim = d``.
 
     With no local block and no positional signal it is invariant to the
-    order of the frames: it models which frames co-occur, not when.
+    order of the frames: it models which frames co-occur, not when.  Options
+    as in :class:`GLTR`.
     """
 
     def __init__(
-        self, in_dim: int = 128, alpha: int = 2, *, normalize: str = "softmax", value_bn_relu: bool = False
+        self,
+        in_dim: int = 128,
+        alpha: int = 2,
+        *,
+        normalize: str = "softmax",
+        value_bn_relu: bool = False,
+        qk_bn_relu: bool = True,
+        out_bn: bool = False,
     ) -> None:
-        super().__init__(in_dim, alpha=alpha, local="none", normalize=normalize, value_bn_relu=value_bn_relu)
+        super().__init__(
+            in_dim, alpha=alpha, local="none", normalize=normalize, value_bn_relu=value_bn_relu,
+            qk_bn_relu=qk_bn_relu, out_bn=out_bn,
+        )
 
 
 class PyramidConv(GLTR):

@@ -11,10 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gltr.masking import ConvBNReLU1d, zero_padded
+from gltr.masking import ConvBNReLU1d, MaskedBatchNorm1d, zero_padded
 from lsvid_core.errors import ConfigError
 
-NORMALIZATIONS = ("softmax", "mean", "none")
+NORMALIZATIONS = ("softmax", "softmax_unscaled", "mean", "none")
+SOFTMAXES = ("softmax", "softmax_unscaled")
 
 
 class TemporalSelfAttention(nn.Module):
@@ -51,6 +52,24 @@ class TemporalSelfAttention(nn.Module):
       ``True`` adds BatchNorm and ReLU as on ``B`` and ``C``.
     * BatchNorm statistics in training skip padded frames (see
       :class:`gltr.masking.MaskedBatchNorm1d`).
+
+    Options that exist to build the authors' released code
+    (``ljn114514/GLTR``, a non-local block: ``normalize="softmax_unscaled",
+    qk_bn_relu=False, out_bn=True``); the defaults are the model above:
+
+    * ``normalize="softmax_unscaled"``: the softmax over real keys of the raw
+      ``C^T B``, without the ``1/sqrt(C/alpha)`` of ``"softmax"``, as the
+      released code computes it.
+    * ``qk_bn_relu`` (default True, the BatchNorm and ReLU on ``B`` and ``C``
+      described above): ``False`` makes them plain convolutions with bias,
+      as the released query (``theta``) and key (``phi``).  ``F_bar'`` (the
+      released ``g``) is then plain as long as ``value_bn_relu=False``.
+    * ``out_bn`` (default False): ``True`` puts a (masked) BatchNorm over the
+      ``C`` channels after ``W``, its weight and bias starting at zero, while
+      ``W`` keeps PyTorch's default init, as in the released code.  The
+      fresh block is still exactly the identity.  Consequence: at the very
+      first step only the BatchNorm's weight and bias get a gradient; ``W``,
+      ``B``, ``C`` and ``F_bar'`` start learning once that weight is nonzero.
     """
 
     def __init__(
@@ -61,6 +80,8 @@ class TemporalSelfAttention(nn.Module):
         normalize: str = "softmax",
         value_bn_relu: bool = False,
         kernel_size: int = 1,
+        qk_bn_relu: bool = True,
+        out_bn: bool = False,
     ) -> None:
         super().__init__()
         if channels % alpha:
@@ -73,17 +94,20 @@ class TemporalSelfAttention(nn.Module):
         self.channels = channels
         self.reduced = reduced
         self.normalize = normalize
-        self.query = ConvBNReLU1d(channels, reduced, kernel_size)  # B of Eq. 7
-        self.key = ConvBNReLU1d(channels, reduced, kernel_size)  # C of Eq. 7
-        pad = (kernel_size - 1) // 2
-        self.value: nn.Module = (
-            ConvBNReLU1d(channels, reduced, kernel_size)
-            if value_bn_relu
-            else nn.Conv1d(channels, reduced, kernel_size, padding=pad)
-        )
-        self.out = nn.Conv1d(reduced, channels, kernel_size, padding=pad)  # W of Eq. 7
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.query = _projection(channels, reduced, kernel_size, qk_bn_relu)  # B of Eq. 7
+        self.key = _projection(channels, reduced, kernel_size, qk_bn_relu)  # C of Eq. 7
+        self.value = _projection(channels, reduced, kernel_size, value_bn_relu)  # F_bar' of Eq. 7
+        self.out = nn.Conv1d(reduced, channels, kernel_size, padding=(kernel_size - 1) // 2)  # W of Eq. 7
+        # Either W or the BatchNorm after it starts at zero, so a fresh TSA is
+        # the identity; with out_bn, W keeps PyTorch's init (released code).
+        self.out_norm: MaskedBatchNorm1d | None = None
+        if out_bn:
+            self.out_norm = MaskedBatchNorm1d(channels)
+            nn.init.zeros_(self.out_norm.weight)
+            nn.init.zeros_(self.out_norm.bias)
+        else:
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     @property
     def out_dim(self) -> int:
@@ -99,31 +123,32 @@ class TemporalSelfAttention(nn.Module):
         every column over real ``s`` sums to one; padded rows are zero).
         """
         x = zero_padded(x, mask)
-        q = self.query(x, mask)
-        k = self.key(x, mask)
-        v = self.value(x, mask) if isinstance(self.value, ConvBNReLU1d) else self.value(x)
+        q, k, v = (_project(p, x, mask) for p in (self.query, self.key, self.value))
         key_mask = _key_mask(mask)
-        if self.normalize == "softmax" and not return_attention:
+        if self.normalize in SOFTMAXES and not return_attention:
             # Fused kernel (flash / memory-efficient on GPU); same numbers as
             # the explicit path below, which is kept for returning M.
             attn_mask = None if key_mask is None else key_mask[:, None, None, :]
             attended = F.scaled_dot_product_attention(
                 q.transpose(1, 2)[:, None], k.transpose(1, 2)[:, None], v.transpose(1, 2)[:, None],
-                attn_mask=attn_mask,
+                attn_mask=attn_mask, scale=1.0 if self.normalize == "softmax_unscaled" else None,
             )[:, 0].transpose(1, 2)
             m = None
         else:
             m = self._attention(q, k, key_mask)
             attended = torch.bmm(v, m.to(v.dtype))
-        y = zero_padded(x + self.out(zero_padded(attended, mask)), mask)
+        update = self.out(zero_padded(attended, mask))
+        if self.out_norm is not None:
+            update = self.out_norm(update, mask)
+        y = zero_padded(x + update, mask)
         if return_attention:
             return y, m
         return y
 
     def _attention(self, q: Tensor, k: Tensor, key_mask: Tensor | None) -> Tensor:
         logits = torch.bmm(k.transpose(1, 2), q)  # (B, s, t) = C^T B
-        if self.normalize == "softmax":
-            logits = logits.float() * (1.0 / math.sqrt(self.reduced))
+        if self.normalize in SOFTMAXES:
+            logits = logits.float() * self._scale
             if key_mask is not None:
                 logits = logits.masked_fill(~key_mask[:, :, None], float("-inf"))
             return torch.softmax(logits, dim=1)
@@ -133,6 +158,22 @@ class TemporalSelfAttention(nn.Module):
             t_real = logits.new_full((logits.shape[0],), logits.shape[1]) if key_mask is None else key_mask.sum(1)
             logits = logits / t_real.clamp_min(1).to(logits.dtype)[:, None, None]
         return logits
+
+    @property
+    def _scale(self) -> float:
+        """Factor on the softmax logits: ``1/sqrt(C/alpha)``, or 1 unscaled."""
+        return 1.0 if self.normalize == "softmax_unscaled" else 1.0 / math.sqrt(self.reduced)
+
+
+def _projection(channels: int, reduced: int, kernel_size: int, bn_relu: bool) -> nn.Module:
+    """Conv + masked BatchNorm + ReLU, or a plain convolution with bias."""
+    if bn_relu:
+        return ConvBNReLU1d(channels, reduced, kernel_size)
+    return nn.Conv1d(channels, reduced, kernel_size, padding=(kernel_size - 1) // 2)
+
+
+def _project(module: nn.Module, x: Tensor, mask: Tensor | None) -> Tensor:
+    return module(x, mask) if isinstance(module, ConvBNReLU1d) else module(x)
 
 
 def _key_mask(mask: Tensor | None) -> Tensor | None:

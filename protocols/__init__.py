@@ -6,6 +6,9 @@ Public API (stable):
 - :func:`protocols.datasets.convert`, :func:`protocols.datasets.list_datasets` — native readers
 - :func:`evaluate`, :func:`evaluate_features`, :func:`pairwise_distance` — CMC / mAP under one rule
 - :func:`re_ranking` — k-reciprocal re-ranking (Zhong et al., CVPR 2017)
+- :func:`protocols.evaluation.evaluate_dataset`, :func:`protocols.evaluation.ranked_gallery` — a dataset scored
+  under its protocol and a named setting of :data:`protocols.evaluation.EVAL_SETTINGS` (``"default"``, or
+  ``"official"``: the GLTR / MARS / DukeMTMC-VideoReID MATLAB scripts' normalisation, distance, AP and counting)
 """
 from __future__ import annotations
 

@@ -5,11 +5,21 @@
 protocol ranks first (for retrieval strips), with exactly its exclusions;
 :func:`query_check` says, without features, how many queries that rule leaves
 a true match to find (the share a split really scores).
+
+Both scoring functions take a named evaluation setting (``setting=``, one of
+:data:`EVAL_SETTINGS`): ``"default"`` is our rule (the caller's metric, the
+protocol's AP, queries without a match skipped); ``"official"`` reproduces
+the official MATLAB scripts the GLTR paper (Li et al., ICCV 2019) and the
+MARS / DukeMTMC-VideoReID benchmarks report with (``ljn114514/GLTR``:
+``Duke_test/test_duke.m``, ``compute_AP.m``, ``make_video_fea.m``,
+``Mars_test/test_mars.m``, ``utils/process_box_feat.m``; the MARS kit's
+``evaluation_mars.m``): L2-normalised features, Euclidean distance, the
+trapezoid AP, and queries without a match counted as failures.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -17,8 +27,72 @@ import numpy as np
 from lsvid_core.errors import InputError
 
 from .dataset import Dataset
-from .metrics import DEFAULT_BLOCK_ELEMENTS, EvalResult, check_ap_variant, evaluate, evaluate_features, pairwise_distance
+from .metrics import (
+    DEFAULT_BLOCK_ELEMENTS,
+    UNANSWERABLE,
+    EvalResult,
+    check_ap_variant,
+    evaluate,
+    evaluate_features,
+    l2_normalize,
+    pairwise_distance,
+)
+from .protocol import Protocol
 from .rerank import re_ranking
+
+
+@dataclass(frozen=True)
+class EvalSetting:
+    """A named way of scoring: what it fixes, and what it leaves to the caller (``None``).
+
+    ``metric`` None: the caller's (Euclidean unless told); ``ap`` None: the
+    caller's, else the dataset protocol's ``average_precision``;
+    ``normalize``: L2-normalise every feature before any distance (re-ranking
+    included); ``unanswerable``: how queries without a true match count
+    (:data:`protocols.metrics.UNANSWERABLE`).
+    """
+
+    name: str
+    normalize: bool = False
+    metric: str | None = None
+    ap: str | None = None
+    unanswerable: str = UNANSWERABLE[0]
+
+
+EVAL_SETTINGS: dict[str, EvalSetting] = {
+    "default": EvalSetting("default"),
+    # the official MATLAB scripts: make_video_fea.m / process_box_feat.m divide each feature by its norm,
+    # test_duke.m / test_mars.m take pdist2(..., 'euclidean'), compute_AP.m integrates by the trapezoid rule,
+    # and a query without good items adds AP 0 and an all-zero CMC row to means over every query
+    "official": EvalSetting("official", normalize=True, metric="euclidean", ap="market1501", unanswerable="zero"),
+}
+
+
+def resolve_setting(setting: str, protocol: Protocol, *, metric: str | None = None, ap: str | None = None) -> EvalSetting:
+    """The setting named ``setting`` with every field filled in: metric and AP decided.
+
+    A setting that fixes the metric or the AP refuses a caller's different
+    one (an :class:`InputError` naming both) rather than silently picking
+    one of them: "official" numbers are only official with its own choices.
+    """
+    if setting not in EVAL_SETTINGS:
+        raise InputError(f"evaluation setting must be one of {', '.join(EVAL_SETTINGS)}, got {setting!r}")
+    s = EVAL_SETTINGS[setting]
+    for field_name, fixed, given in (("metric", s.metric, metric), ("ap", s.ap, ap)):
+        if fixed is not None and given is not None and given != fixed:
+            raise InputError(f"{field_name} {given!r} conflicts with the {setting!r} evaluation setting, which scores with {field_name} {fixed!r}")
+    chosen_ap = check_ap_variant(s.ap or ap or protocol.average_precision)
+    return replace(s, metric=s.metric or metric or "euclidean", ap=chosen_ap)
+
+
+def _prepared(features: Any, s: EvalSetting) -> Any:
+    """``features`` as the setting scores them: L2-normalised once, for every path that follows.
+
+    Normalising here, before any slicing, gives :func:`evaluate_dataset` and
+    :func:`ranked_gallery` the very same values (rows are normalised one by
+    one, so slicing first or after changes nothing).
+    """
+    return l2_normalize(features) if s.normalize else features
 
 
 @dataclass(frozen=True)
@@ -68,40 +142,49 @@ def _check_rerank(rerank: bool, metric: str) -> None:
         raise InputError("re-ranking is defined on Euclidean distances; use metric='euclidean'")
 
 
+def _score_trial(ds: Dataset, features: Any, t: int, s: EvalSetting, rerank: bool, max_rank: int) -> EvalResult:
+    """One trial of :func:`evaluate_dataset`, its features already prepared for the setting ``s``."""
+    split = _trial_split(ds, t)
+    labels = (split.qp, split.gp, split.qc, split.gc)
+    opts = dict(max_rank=max_rank, junk_pids=ds.protocol.junk_pids, ap=s.ap, unanswerable=s.unanswerable)
+    if rerank:
+        dist = re_ranking(features[split.q], features[split.g])
+        res = evaluate(dist, *labels, **opts)
+    else:
+        res = evaluate_features(features[split.q], features[split.g], *labels, metric=s.metric, **opts)
+    return replace(res, setting=s.name)
+
+
 def evaluate_dataset(
     ds: Dataset,
     features: Any,
     *,
-    metric: str = "euclidean",
+    metric: str | None = None,
     rerank: bool = False,
     trials: Sequence[int] | None = None,
     max_rank: int | None = None,
     ap: str | None = None,
+    setting: str = "default",
 ) -> list[TrialResult]:
     """CMC/mAP of ``features`` (one row per row of ``ds.tracklets``) under ``ds``'s protocol.
 
     Every trial of PRID/iLIDS is scored unless ``trials`` names some; re-ranking
     (k-reciprocal, paper defaults) applies to Euclidean features only.  AP
     follows the protocol's ``average_precision`` unless ``ap`` names another
-    variant (``"torchreid"`` or ``"market1501"``); each result records which.
+    variant (``"torchreid"`` or ``"market1501"``); ``metric`` is Euclidean
+    unless told.  ``setting`` names an :data:`EVAL_SETTINGS` entry:
+    ``"official"`` fixes L2 normalisation (before re-ranking too), Euclidean
+    distance, the ``market1501`` AP and counts queries without a match as
+    failures; a conflicting ``metric`` or ``ap`` is an :class:`InputError`.
+    Each result records its AP variant and setting.
     """
     _check_features(ds, features)
-    proto = ds.protocol
-    variant = check_ap_variant(proto.average_precision if ap is None else ap)
-    _check_rerank(rerank, metric)
-    mr = max_rank or proto.max_rank
+    s = resolve_setting(setting, ds.protocol, metric=metric, ap=ap)
+    _check_rerank(rerank, s.metric)
+    feats = _prepared(features, s)
+    mr = max_rank or ds.protocol.max_rank
     todo = list(range(ds.num_trials)) if trials is None else list(trials)
-    out = []
-    for t in todo:
-        s = _trial_split(ds, t)
-        labels = (s.qp, s.gp, s.qc, s.gc)
-        if rerank:
-            dist = re_ranking(features[s.q], features[s.g])
-            res = evaluate(dist, *labels, max_rank=mr, junk_pids=proto.junk_pids, ap=variant)
-        else:
-            res = evaluate_features(features[s.q], features[s.g], *labels, max_rank=mr, junk_pids=proto.junk_pids, metric=metric, ap=variant)
-        out.append(TrialResult(t, res))
-    return out
+    return [TrialResult(t, _score_trial(ds, feats, t, s, rerank, mr)) for t in todo]
 
 
 @dataclass(frozen=True)
@@ -248,9 +331,10 @@ def ranked_gallery(
     features: Any,
     k: int,
     *,
-    metric: str = "euclidean",
+    metric: str | None = None,
     trial: int = 0,
     rerank: bool = False,
+    setting: str = "default",
 ) -> RankedGallery:
     """Each counted query's top ``k`` gallery tracklets under ``ds``'s protocol, in one trial.
 
@@ -259,15 +343,20 @@ def ranked_gallery(
     and taking no position), ties go to the earlier gallery item, distances
     are re-ranked when ``rerank`` is on, and a query with no true match left
     is skipped.  So the first true match of a row sits at the query's
-    ``first_match_rank`` whenever that is within ``k``.
+    ``first_match_rank`` whenever that is within ``k``.  ``setting``,
+    ``metric`` are as for :func:`evaluate_dataset`: under ``"official"`` the
+    features are L2-normalised the same way, so the strips show what was
+    scored (its queries without a match, counted as failures there, have no
+    row here either).
     """
     if k < 1:
         raise InputError(f"k must be >= 1, got {k}")
     _check_features(ds, features)
-    _check_rerank(rerank, metric)
+    s_eval = resolve_setting(setting, ds.protocol, metric=metric)
+    _check_rerank(rerank, s_eval.metric)
     if type(features).__module__.split(".")[0] == "torch":
         features = features.detach().cpu().numpy()
-    features = np.asarray(features)
+    features = _prepared(np.asarray(features), s_eval)
     s = _trial_split(ds, trial)
     junk = np.isin(s.gp, np.asarray(ds.protocol.junk_pids, dtype=np.int64))
     counted = _queries_with_a_match(s, junk)
@@ -276,7 +365,7 @@ def ranked_gallery(
         dist_block = lambda a, b: full[a:b]  # noqa: E731
     else:
         qf, gf = features[s.q], features[s.g]
-        dist_block = lambda a, b: pairwise_distance(qf[a:b], gf, metric)  # noqa: E731
+        dist_block = lambda a, b: pairwise_distance(qf[a:b], gf, s_eval.metric)  # noqa: E731
     pos, dist = _ranked_rows(dist_block, s, counted, junk, k)
     tr = ds.tracklets
     grow = np.where(pos >= 0, s.g[np.maximum(pos, 0)], -1)
@@ -309,6 +398,9 @@ def summarize(results: Sequence[TrialResult]) -> dict[str, float]:
 
 
 __all__ = [
+    "EVAL_SETTINGS",
+    "EvalSetting",
+    "resolve_setting",
     "evaluate_dataset",
     "ranked_gallery",
     "summarize",

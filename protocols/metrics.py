@@ -4,8 +4,9 @@ The rule, per query: gallery items with the query's person id *and* camera are
 removed, as are items whose id is in ``junk_pids``; the remaining items are
 ranked by distance, ties broken by gallery order (a stable sort), so a result
 never depends on the sorting algorithm.  A query left without a true match is
-not counted.  CMC@k is the fraction of counted queries whose first true match
-is within the top k; mAP is the mean of AP over counted queries.
+not counted (unless ``unanswerable="zero"``, below).  CMC@k is the fraction of
+counted queries whose first true match is within the top k; mAP is the mean
+of AP over counted queries.
 
 AP comes in two named variants (``ap=``); a number is only comparable with
 another of the same variant:
@@ -29,6 +30,21 @@ at once, with an exact tie rule for equal distances.  Ranks are integers and
 AP is computed from them on the host, so the numpy and torch paths (CPU or
 CUDA) produce bit-identical CMC and mAP, whichever the AP variant.
 Memory is bounded by the chunk size, whatever the number of queries.
+
+Queries without a true match (``unanswerable=``):
+
+* ``"skip"`` (default): they are left out, as torchreid does; CMC and mAP
+  are means over the ``num_valid_queries`` that have a match.
+* ``"zero"``: they count as failures with AP 0 and no hit, and CMC and mAP
+  are divided by *all* ``num_queries``.  This is what the official MATLAB
+  scripts print: GLTR's ``Duke_test/compute_AP.m`` returns ``ap = 0`` and an
+  all-zero CMC row for a query without good items, and MARS's
+  ``evaluation_mars.m`` sets ``ap(isnan(ap)) = 0``; both then average over
+  every query (``CMC = sum(CMC, 2) / num_queries; map = sum(ap) / length(ap)``).
+
+Features can be L2-normalised first (``normalize=True`` of
+:func:`evaluate_features`), as GLTR's ``make_video_fea.m`` and MARS's
+``process_box_feat.m`` do before ``pdist2(..., 'euclidean')``.
 """
 from __future__ import annotations
 
@@ -48,6 +64,9 @@ DEFAULT_BLOCK_ELEMENTS = 1 << 22
 # The named AP definitions (module docstring); the first is the default.
 AP_VARIANTS = ("torchreid", "market1501")
 
+# How queries without a true match are counted (module docstring); the first is the default.
+UNANSWERABLE = ("skip", "zero")
+
 
 @dataclass(frozen=True)
 class EvalResult:
@@ -60,6 +79,8 @@ class EvalResult:
     ap: np.ndarray  # per query; NaN for a query without a true match
     first_match_rank: np.ndarray  # per query, 1-based; 0 for a query without a true match
     ap_variant: str = AP_VARIANTS[0]  # which AP definition ``ap`` and ``mAP`` follow
+    unanswerable: str = UNANSWERABLE[0]  # "skip": means over num_valid_queries; "zero": over num_queries
+    setting: str = "default"  # the named evaluation setting (protocols.evaluation.EVAL_SETTINGS) scored under
 
     def rank(self, k: int) -> float:
         return float(self.cmc[k - 1])
@@ -70,6 +91,8 @@ class EvalResult:
             if k <= len(self.cmc):
                 d[f"rank{k}"] = float(self.cmc[k - 1])
         d["ap_variant"] = self.ap_variant
+        d["unanswerable"] = self.unanswerable
+        d["setting"] = self.setting
         return d
 
 
@@ -78,6 +101,13 @@ def check_ap_variant(ap: str) -> str:
     if ap not in AP_VARIANTS:
         raise InputError(f"ap must be one of {', '.join(AP_VARIANTS)}, got {ap!r}")
     return ap
+
+
+def check_unanswerable(unanswerable: str) -> str:
+    """``unanswerable`` if it is one of :data:`UNANSWERABLE`; an :class:`InputError` otherwise."""
+    if unanswerable not in UNANSWERABLE:
+        raise InputError(f"unanswerable must be one of {', '.join(UNANSWERABLE)}, got {unanswerable!r}")
+    return unanswerable
 
 
 def _is_torch(x: Any) -> bool:
@@ -192,9 +222,36 @@ def _ap_terms(k: np.ndarray, ranks: np.ndarray, ap: str) -> np.ndarray:
     return (before + precision) / 2
 
 
-def _aggregate(rows: np.ndarray, ranks: np.ndarray, num_q: int, max_rank: int, ap: str = AP_VARIANTS[0]) -> EvalResult:
-    """CMC and AP from the (query, rank) of every true match, under the AP definition ``ap``."""
+def _means(ap_q: np.ndarray, first: np.ndarray, valid: np.ndarray, max_rank: int, unanswerable: str) -> tuple[np.ndarray, float]:
+    """(CMC, mAP) from per-query AP and first-match ranks, over the answerable or over all queries.
+
+    "zero" follows the official scripts (``evaluation_mars.m``, GLTR's
+    ``test_duke.m``): an unanswerable query adds AP 0 and no hit, and the sums
+    are divided by every query, so with no answerable query at all both are 0.
+    """
+    nv = int(valid.sum())
+    if unanswerable == "skip" and nv == 0:
+        raise InputError("no query has a true match left in the gallery (check person ids, camera ids and junk_pids)")
+    denom = nv if unanswerable == "skip" else len(valid)
+    if denom == 0:
+        raise InputError("there is no query to score")
+    hist = np.bincount(np.minimum(first[valid], max_rank + 1), minlength=max_rank + 2)
+    cmc = np.cumsum(hist[1 : max_rank + 1]) / denom
+    # "skip" keeps np.mean, so its numbers stay bit-identical to what they were before "zero"
+    return cmc, float(np.mean(ap_q[valid]) if unanswerable == "skip" else np.sum(ap_q[valid]) / denom)
+
+
+def _aggregate(
+    rows: np.ndarray, ranks: np.ndarray, num_q: int, max_rank: int, ap: str = AP_VARIANTS[0], unanswerable: str = UNANSWERABLE[0]
+) -> EvalResult:
+    """CMC and AP from the (query, rank) of every true match, under the AP definition ``ap``.
+
+    ``unanswerable`` says how queries without a true match count (module
+    docstring); their per-query ``ap`` stays NaN either way, so callers can
+    tell them from a real AP of 0.
+    """
     check_ap_variant(ap)
+    check_unanswerable(unanswerable)
     order = np.lexsort((ranks, rows))
     rows, ranks = rows[order], ranks[order]
     n_pos = np.bincount(rows, minlength=num_q)
@@ -206,13 +263,10 @@ def _aggregate(rows: np.ndarray, ranks: np.ndarray, num_q: int, max_rank: int, a
     ap_q[valid] = ap_sum[valid] / n_pos[valid]
     first = np.zeros(num_q, np.int64)
     first[valid] = ranks[starts[valid]]
-    nv = int(valid.sum())
-    if nv == 0:
-        raise InputError("no query has a true match left in the gallery (check person ids, camera ids and junk_pids)")
-    hist = np.bincount(np.minimum(first[valid], max_rank + 1), minlength=max_rank + 2)
-    cmc = np.cumsum(hist[1 : max_rank + 1]) / nv
+    cmc, mean_ap = _means(ap_q, first, valid, max_rank, unanswerable)
     return EvalResult(
-        cmc=cmc, mAP=float(np.mean(ap_q[valid])), num_valid_queries=nv, num_queries=num_q, ap=ap_q, first_match_rank=first, ap_variant=ap
+        cmc=cmc, mAP=mean_ap, num_valid_queries=int(valid.sum()), num_queries=num_q, ap=ap_q, first_match_rank=first,
+        ap_variant=ap, unanswerable=unanswerable,
     )
 
 
@@ -238,10 +292,12 @@ def _evaluate_blocks(
     chunk_size: int | None,
     num_threads: int | None,
     ap: str,
+    unanswerable: str = UNANSWERABLE[0],
 ) -> EvalResult:
     if max_rank < 1:
         raise InputError(f"max_rank must be >= 1, got {max_rank}")
     check_ap_variant(ap)  # before any block is computed
+    check_unanswerable(unanswerable)
     rows_per = chunk_size or max(1, DEFAULT_BLOCK_ELEMENTS // max(num_g, 1))
     junk = np.isin(gp, np.asarray(list(junk_pids), dtype=np.int64)) if len(junk_pids) else None
     starts = list(range(0, num_q, rows_per))
@@ -277,7 +333,7 @@ def _evaluate_blocks(
             out = [run(q0) for q0 in starts]
     rows = np.concatenate([o[0] for o in out]) if out else np.zeros(0, np.int64)
     ranks = np.concatenate([o[1] for o in out]) if out else np.zeros(0, np.int64)
-    return _aggregate(rows.astype(np.int64), ranks.astype(np.int64), num_q, max_rank, ap)
+    return _aggregate(rows.astype(np.int64), ranks.astype(np.int64), num_q, max_rank, ap, unanswerable)
 
 
 def evaluate(
@@ -292,6 +348,7 @@ def evaluate(
     chunk_size: int | None = None,
     num_threads: int | None = None,
     ap: str = AP_VARIANTS[0],
+    unanswerable: str = UNANSWERABLE[0],
 ) -> EvalResult:
     """CMC and mAP of a (queries x gallery) distance matrix (smaller = more similar).
 
@@ -299,7 +356,8 @@ def evaluate(
     block) or a torch tensor (evaluated on its device, CUDA included).
     ``chunk_size`` is the number of queries per block (default: about four
     million matrix elements per block).  ``ap`` names the AP definition,
-    ``"torchreid"`` or ``"market1501"`` (module docstring).
+    ``"torchreid"`` or ``"market1501"``; ``unanswerable`` how queries without
+    a true match count, ``"skip"`` or ``"zero"`` (module docstring).
     """
     shape = tuple(distmat.shape)
     if len(shape) != 2:
@@ -310,10 +368,10 @@ def evaluate(
     if _is_torch(distmat):
         if not distmat.is_floating_point():
             distmat = distmat.float()
-        return _evaluate_blocks(lambda a, b: distmat[a:b], nq, ng, qp, gp, qc, gc, max_rank, junk_pids, True, distmat.device, chunk_size, num_threads, ap)
+        return _evaluate_blocks(lambda a, b: distmat[a:b], nq, ng, qp, gp, qc, gc, max_rank, junk_pids, True, distmat.device, chunk_size, num_threads, ap, unanswerable)
     if not np.issubdtype(np.asarray(distmat[:0]).dtype, np.floating):
         distmat = np.asarray(distmat, dtype=np.float64)
-    return _evaluate_blocks(lambda a, b: distmat[a:b], nq, ng, qp, gp, qc, gc, max_rank, junk_pids, False, None, chunk_size, num_threads, ap)
+    return _evaluate_blocks(lambda a, b: distmat[a:b], nq, ng, qp, gp, qc, gc, max_rank, junk_pids, False, None, chunk_size, num_threads, ap, unanswerable)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,6 +411,25 @@ def _distance_block(x, y, metric: str, y_sq=None):
     d2 = (x * x).sum(1, keepdims=True) + (y_sq if y_sq is not None else (y * y).sum(1))[None, :] - 2.0 * (x @ y.T)
     np.maximum(d2, 0, out=d2)
     return np.sqrt(d2, out=d2) if metric == "euclidean" else d2
+
+
+def l2_normalize(x: Any) -> Any:
+    """Each row divided by its Euclidean norm, in the array's own library and dtype.
+
+    The official scripts' step before ``pdist2(..., 'euclidean')``: GLTR's
+    ``Duke_test/make_video_fea.m`` and ``Mars_test/utils/process_box_feat.m``
+    (``video_feat ./ sqrt(sum(video_feat .^ 2))``).  MATLAB would turn an
+    all-zero row into NaN; here its norm is floored at 1e-12 so it stays zero
+    (and far from every unit vector) rather than poisoning the scores.
+    """
+    if _is_torch(x):
+        import torch.nn.functional as F
+
+        return F.normalize(x, dim=1, eps=1e-12)
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12).astype(x.dtype)
 
 
 def pairwise_distance(x: Any, y: Any, metric: str = "euclidean", *, chunk_size: int | None = None):
@@ -397,12 +474,16 @@ def evaluate_features(
     chunk_size: int | None = None,
     num_threads: int | None = None,
     ap: str = AP_VARIANTS[0],
+    unanswerable: str = UNANSWERABLE[0],
+    normalize: bool = False,
 ) -> EvalResult:
     """:func:`evaluate` straight from features, never holding the full distance matrix.
 
     Distances are computed block by block and scored as they come, so memory
     stays bounded at any scale (numpy on CPU; torch tensors on their device).
-    ``ap`` names the AP definition, as for :func:`evaluate`.
+    ``ap`` and ``unanswerable`` are as for :func:`evaluate`.  ``normalize``
+    divides every feature by its Euclidean norm first (:func:`l2_normalize`),
+    as the official scripts do (``make_video_fea.m``, ``process_box_feat.m``).
     """
     if metric not in METRICS:
         raise InputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
@@ -414,7 +495,9 @@ def evaluate_features(
     use_torch = _is_torch(query_features)
     y = gallery_features if use_torch else np.asarray(gallery_features)
     x = query_features if use_torch else np.asarray(query_features)
+    if normalize:
+        x, y = l2_normalize(x), l2_normalize(y)
     y_sq = (y * y).sum(1)
     block = lambda a, b: _distance_block(x[a:b], y, metric, y_sq)  # noqa: E731
     device = x.device if use_torch else None
-    return _evaluate_blocks(block, nq, ng, qp, gp, qc, gc, max_rank, junk_pids, use_torch, device, chunk_size, num_threads, ap)
+    return _evaluate_blocks(block, nq, ng, qp, gp, qc, gc, max_rank, junk_pids, use_torch, device, chunk_size, num_threads, ap, unanswerable)

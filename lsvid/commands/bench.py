@@ -21,16 +21,24 @@ def _method_options(options: tuple[str, ...]) -> dict[str, dict]:
 
 
 def bench_config(config_file: Path | None, backbone: str | None, frame_epochs: int | None, agg_epochs: int | None, jobs: int | None, rerank: bool,
-                 ap: str | None = None):
-    """The config file (or the defaults) with the options the user gave applied on top."""
-    from benchmark.config import BenchConfig
+                 ap: str | None = None, setting: str | None = None, recipe: str | None = None, video_epochs: int | None = None):
+    """The recipe's settings, the config file on top, then the options the user gave."""
+    from benchmark.recipes import recipe_config
     from gltr import list_backbones
-    from lsvid_core.config import override
+    from lsvid_core.config import override, read_json
+    from lsvid_core.errors import ConfigError
 
     if backbone is not None and backbone not in list_backbones():
         raise click.BadParameter(f"{backbone!r} is not one of {', '.join(list_backbones())}", param_hint="--backbone")
-    cfg = BenchConfig.from_file(config_file) if config_file else BenchConfig()
-    given = {"frame.backbone": backbone, "frame.epochs": frame_epochs, "agg.epochs": agg_epochs, "agg.jobs": jobs, "rerank": True if rerank else None, "ap": ap}
+    data = read_json(config_file) if config_file else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{config_file}: expected a JSON object of BenchConfig fields, got {type(data).__name__}")
+    try:
+        cfg = recipe_config(recipe, data)
+    except ConfigError as e:
+        raise ConfigError(f"{config_file}: {e}" if config_file else str(e)) from None
+    given = {"frame.backbone": backbone, "frame.epochs": frame_epochs, "agg.epochs": agg_epochs, "video.epochs": video_epochs, "agg.jobs": jobs,
+             "rerank": True if rerank else None, "ap": ap, "eval": setting}
     return override(cfg, given, "options")
 
 
@@ -44,6 +52,12 @@ def bench_config(config_file: Path | None, backbone: str | None, frame_epochs: i
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
 @click.option("--rerank", is_flag=True, help="Score with k-reciprocal re-ranking.")
 @click.option("--ap", type=click.Choice(["torchreid", "market1501"]), default=None, help="AP definition of mAP (default: the dataset protocol's; market1501 is the official MATLAB trapezoid rule).")
+@click.option("--recipe", type=click.Choice(["paper", "released"]), default=None,
+              help="Settings to start from (default: the config's, else paper): paper = the paper's text, two stages; released = the "
+                   "authors' released code, end-to-end on 16-frame clips (benchmark.recipes). Recorded in every row.")
+@click.option("--eval", "setting", type=click.Choice(["default", "official"]), default=None,
+              help="Evaluation setting (default: the config's, else default): official scores as the GLTR / MARS / DukeMTMC-VideoReID "
+              "MATLAB scripts do (L2-normalised features, Euclidean, market1501 AP, queries without a match count as failures).")
 @click.option("--seed", "seeds", type=click.IntRange(min=0), multiple=True,
               help="Seed of sampling and training (default 0); repeat it (--seed 0 --seed 1 ...) for one run per seed, averaged on the leaderboard.")
 @click.option("--out", "run_dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True, help="Run folder: checkpoints, feature cache, leaderboard.parquet.")
@@ -52,14 +66,15 @@ def bench_config(config_file: Path | None, backbone: str | None, frame_epochs: i
               help="JSON file of BenchConfig fields (frame, agg, seed, ...); the options here override it only where given.")
 @click.option("--frame-epochs", type=click.IntRange(min=0), default=None, help="Override stage (a) epochs (paper: 20).")
 @click.option("--agg-epochs", type=click.IntRange(min=0), default=None, help="Override stage (b) epochs (paper: 400).")
+@click.option("--video-epochs", type=click.IntRange(min=0), default=None, help="Override end-to-end training epochs (released code: 501).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Stage (b): train this many methods at once, one process each (agg.jobs; default 1).")
 @click.option("--trial", "trials", type=click.IntRange(min=0), multiple=True, help="Only these trials (PRID/iLIDS); default all.")
 @click.option("--plugin", "plugins", multiple=True, help="Import this module first; its @register_aggregator methods become available.")
 @click.option("--option", "options", multiple=True, help="METHOD.KEY=VALUE option for an aggregator factory (JSON value).")
 @click.option("--list", "list_only", is_flag=True, help="List registered aggregators and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device, rerank, ap, seeds, run_dir, leaderboard, config_file,
-              frame_epochs, agg_epochs, jobs, trials, plugins, options, list_only, quiet) -> None:
+def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device, rerank, recipe, ap, setting, seeds, run_dir, leaderboard, config_file,
+              frame_epochs, agg_epochs, video_epochs, jobs, trials, plugins, options, list_only, quiet) -> None:
     """Train and score METHODS on DATASET under its protocol; one leaderboard row per
     (dataset, method, trial).  Re-running resumes: finished cells are skipped and
     interrupted training continues from its last checkpoint."""
@@ -75,7 +90,7 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
         return
     if no_finetune and backbone_weights is None:
         raise click.UsageError("--no-finetune needs --backbone-weights")
-    cfg = bench_config(config_file, backbone, frame_epochs, agg_epochs, jobs, rerank, ap)
+    cfg = bench_config(config_file, backbone, frame_epochs, agg_epochs, jobs, rerank, ap, setting, recipe, video_epochs)
     method_options = _method_options(options)
     configs = [dataclasses.replace(cfg, seed=s) for s in dict.fromkeys(seeds or [cfg.seed])]
     reqs = [BenchRequest(

@@ -11,7 +11,7 @@ import numpy as np
 from lsvid_core.errors import InputError, MissingInputError, UnsafeOutputError
 from lsvid_core.paths import atomic_write_text
 from protocols import read_dataset
-from protocols.evaluation import evaluate_dataset, summarize
+from protocols.evaluation import EVAL_SETTINGS, EvalSetting, evaluate_dataset, resolve_setting, summarize
 from protocols.metrics import AP_VARIANTS
 
 EXPECTED = "a .npy of shape (tracklets, D) in tracklets.parquet order, or an .npz with arrays 'tracklet_id' and 'features'"
@@ -78,10 +78,29 @@ def _check_json_out(path: Path | None) -> None:
         raise UnsafeOutputError(f"--json-out {path}: is a {'folder' if path.is_dir() else 'symbolic link'}; expected a file name")
 
 
+def _setting(setting: str, protocol, metric: str | None, ap: str | None) -> EvalSetting:
+    """The evaluation setting with its metric and AP decided; a conflict with --metric/--ap names the options."""
+    try:
+        return resolve_setting(setting, protocol, metric=metric, ap=ap)
+    except InputError as e:
+        raise click.UsageError(f"--eval {setting}: {e} (--metric / --ap)") from None
+
+
+def _echo_setting(s: EvalSetting, ap: str | None) -> None:
+    """Say what the numbers below follow: the AP definition, and for a named setting what it fixes."""
+    fixes_ap = EVAL_SETTINGS[s.name].ap is not None
+    source = f"the {s.name} setting" if fixes_ap else ("--ap" if ap else "the dataset protocol")
+    click.echo(f"AP: {s.ap} ({source}'s definition)")
+    if s.name != "default":
+        norm = "L2-normalised features, " if s.normalize else ""
+        how = "count as failures (AP 0, no hit; means over all queries)" if s.unanswerable == "zero" else "are skipped"
+        click.echo(f"evaluation: {s.name} ({norm}{s.metric} distance; queries without a match {how})")
+
+
 @click.command("evaluate")
 @click.option("--dataset", "dataset", type=click.Path(path_type=Path), required=True, help="Dataset folder (schema).")
 @click.option("--features", type=click.Path(path_type=Path), required=True, help=".npy or .npz video features, one per tracklet.")
-@click.option("--metric", type=click.Choice(["euclidean", "cosine", "sqeuclidean"]), default="euclidean", show_default=True)
+@click.option("--metric", type=click.Choice(["euclidean", "cosine", "sqeuclidean"]), default=None, help="Distance (default: euclidean).")
 @click.option("--rerank", is_flag=True, help="k-reciprocal re-ranking (Zhong et al. 2017; k1=20, k2=6, lambda=0.3).")
 @click.option("--trial", "trials", type=click.IntRange(min=0), multiple=True, help="Score only these trials (PRID/iLIDS); default all.")
 @click.option(
@@ -89,18 +108,26 @@ def _check_json_out(path: Path | None) -> None:
     help="AP definition of the mAP: torchreid (mean precision at each true match) or market1501 (the official "
     "Market-1501/MARS MATLAB code's trapezoid rule).  Default: the dataset protocol's.",
 )
+@click.option(
+    "--eval", "setting", type=click.Choice(list(EVAL_SETTINGS)), default="default", show_default=True,
+    help="Evaluation setting: default (our rule: queries without a match skipped) or official (the GLTR / MARS / "
+    "DukeMTMC-VideoReID MATLAB scripts: L2-normalised features, Euclidean distance, market1501 AP, queries "
+    "without a match count as failures).  official refuses a different --metric or --ap.",
+)
 @click.option("--json-out", type=click.Path(path_type=Path), default=None, help="Also write the results as JSON.")
-def evaluate_cmd(dataset: Path, features: Path, metric: str, rerank: bool, trials: tuple[int, ...], ap: str | None, json_out: Path | None) -> None:
+def evaluate_cmd(dataset: Path, features: Path, metric: str | None, rerank: bool, trials: tuple[int, ...], ap: str | None, setting: str,
+                 json_out: Path | None) -> None:
     """CMC and mAP of FEATURES under DATASET's protocol (junk ids, trials, max rank, AP definition)."""
     _check_json_out(json_out)
     ds = read_dataset(dataset, frames=False)
-    variant = ap or ds.protocol.average_precision
+    chosen = _setting(setting, ds.protocol, metric, ap)
     feats = load_features(features, ds.tracklets["tracklet_id"].to_numpy())
     try:
-        results = evaluate_dataset(ds, feats, metric=metric, rerank=rerank, trials=trials or None, ap=variant)
+        results = evaluate_dataset(ds, feats, metric=metric, rerank=rerank, trials=trials or None, ap=ap, setting=setting)
     except InputError as e:
         raise InputError(f"{features}: {e}") from None
-    click.echo(f"AP: {variant} ({'--ap' if ap else 'the dataset protocol'}'s definition)")
+    variant = chosen.ap
+    _echo_setting(chosen, ap)
     for r in results:
         d = r.result.to_dict()
         click.echo(
@@ -116,5 +143,5 @@ def evaluate_cmd(dataset: Path, features: Path, metric: str, rerank: bool, trial
     if json_out:
         atomic_write_text(
             json_out,
-            json.dumps({"dataset": str(dataset), "ap": variant, "summary": s, "trials": [dict(trial=r.trial, **r.result.to_dict()) for r in results]}, indent=2),
+            json.dumps({"dataset": str(dataset), "ap": variant, "eval": setting, "summary": s, "trials": [dict(trial=r.trial, **r.result.to_dict()) for r in results]}, indent=2),
         )

@@ -2,16 +2,15 @@
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from bench_helpers import kill_after_epoch, kill_when
 from click.testing import CliRunner
 
 from benchmark.aggregators import BASELINES
@@ -262,27 +261,6 @@ def test_missing_frame_is_named(dataset, tmp_path):
     (tmp_path / "cfg.json").write_text(json.dumps(SMALL))
     r = CliRunner().invoke(main, ["bench", "--dataset", str(ds_path), "--methods", "avgpool", "--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "runs"), "--quiet"])
     assert r.exit_code != 0 and victim.name in r.output and "not a readable image" in r.output
-
-
-def kill_when(p: subprocess.Popen, state: Path, ready, what: str, timeout: float = 300) -> None:
-    """SIGKILL ``p`` (no chance to clean up) once ``ready(its resumable state)`` holds."""
-    deadline = time.time() + timeout
-    while time.time() < deadline and p.poll() is None:
-        try:
-            if ready(torch.load(state, weights_only=False)):
-                break
-        except (FileNotFoundError, RuntimeError, EOFError):
-            pass
-        time.sleep(0.01)
-    if p.poll() is not None:
-        out = p.stdout.read() if p.stdout else ""
-        raise AssertionError(f"the run ended (exit {p.returncode}) before its state recorded {what}:\n{out[-3000:]}")
-    p.send_signal(signal.SIGKILL)
-    p.wait()
-
-
-def kill_after_epoch(p: subprocess.Popen, state: Path, epoch: int) -> None:
-    kill_when(p, state, lambda st: st["epoch"] >= epoch, f"epoch {epoch}")
 
 
 RESUME_SCRIPT = """
