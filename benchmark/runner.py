@@ -4,8 +4,12 @@ For each trial (10 for PRID-2011 and iLIDS-VID, 1 otherwise):
 stage (a) trains the frame CNN on that trial's train identities (or takes
 given weights), the feature cache embeds every frame once, then each method
 is trained on the cached features (stage (b)) and scored under the dataset's
-protocol.  Everything lands under ``run_dir`` and is resumable: a finished
-cell is skipped, a partial stage continues from its last checkpoint.
+protocol.  With ``training = "end_to_end"`` (``--recipe released``) each
+method is instead trained together with its own backbone on clips
+(:mod:`benchmark.stage_video`, folder ``<method>`` prefixed ``video-``), and the
+feature cache embeds the test frames with that backbone.  Everything lands
+under ``run_dir`` and is resumable: a finished cell is skipped, a partial
+stage continues from its last checkpoint.
 
 Each stage's folder is named by a hash of the settings its result depends on
 (``<dataset>/trial<k>/frame-<key>``, ``<dataset>/trial<k>/<method>-<key>``,

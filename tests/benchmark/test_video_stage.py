@@ -195,3 +195,18 @@ def test_bad_recipe_input_is_refused_before_any_work(dataset, tmp_path, args, me
     r = CliRunner().invoke(main, ["bench", "--dataset", str(dataset), "--out", str(tmp_path / "runs"), *args])
     assert r.exit_code != 0 and message in r.output and "Traceback" not in r.output
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_end_to_end_on_cpu(dataset, tmp_path):
+    """torchrun --nproc-per-node 2: end-to-end training under DDP (gloo on CPU), scoring on rank 0 only."""
+    (tmp_path / "cfg.json").write_text(json.dumps({"frame": FRAME, "video": {**VIDEO, "epochs": 1}, "feature_batch": 64}))
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "lsvid.cli", "bench", "--recipe", "released",
+        "--dataset", str(dataset), "--methods", "avgpool", "--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "runs"), "--quiet", "--device", "cpu",
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    board = pd.read_parquet(tmp_path / "runs" / "leaderboard.parquet")
+    assert board.method.tolist() == ["avgpool"] and board.training.tolist() == ["end_to_end"]  # written once, by rank 0
+    assert len(list((tmp_path / "runs" / "mars" / "trial0").glob("video-avgpool-*/backbone.pt"))) == 1
