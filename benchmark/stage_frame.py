@@ -136,7 +136,7 @@ def train_frame_model(
         return final
     paths, labels, tids, ids = train_frames(ds, ds.protocol.junk_pids)
     run = _FrameTraining.create(cfg, paths, labels, len(ids), out=out, device=device, seed=seed, init_weights=init_weights, progress=progress)
-    start, skip, sums = _resume(run.state, cfg, out, log)
+    start, skip, sums = resume_point(run.state, cfg.epochs, f"stage (a): {out}", log)
     run.wrap_for_ddp()
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
@@ -157,17 +157,18 @@ def train_frame_model(
     return final
 
 
-def _resume(state: TrainState, cfg: FrameStageConfig, out: Path, log: Callable[[str], None]) -> tuple[int, int, tuple[float, int]]:
-    """Load ``state`` if saved: the first epoch to run, the batches of it already done and their (loss sum, correct count)."""
+def resume_point(state: TrainState, epochs: int, what: str, log: Callable[[str], None]) -> tuple[int, int, tuple[float, int]]:
+    """Load ``state`` if saved: the first epoch to run, the batches of it already done and their (loss sum,
+    correct count).  For the stages that checkpoint inside an epoch (stage (a), end-to-end training)."""
     st = state.load()
     if st is None:
         return 0, 0, (0.0, 0)
     if st.get("batch") is None:
         start = int(st["epoch"]) + 1
-        log(f"stage (a): resuming {out} after epoch {start}/{cfg.epochs}")
+        log(f"{what}: resuming after epoch {start}/{epochs}")
         return start, 0, (0.0, 0)
     start, skip = int(st["epoch"]), int(st["batch"])
-    log(f"stage (a): resuming {out} in epoch {start + 1}/{cfg.epochs} after batch {skip}")
+    log(f"{what}: resuming in epoch {start + 1}/{epochs} after batch {skip}")
     return start, skip, (float(st["loss_sum"]), int(st["correct"]))
 
 

@@ -46,7 +46,7 @@ from .heads import make_head
 from .registry import create_aggregator
 from .runtime import atomic_torch_save, autocast, check_finite_loss, claim_run, holds_folder
 from .stage_aggregator import SequenceIndex, _train_rows
-from .stage_frame import _dist_info
+from .stage_frame import _dist_info, resume_point
 from .train_state import TrainState
 
 BACKBONE_FILE = "backbone.pt"
@@ -146,7 +146,7 @@ def train_video_model(
     if backbone_file.exists() and agg_file.exists():
         run.agg.load_state_dict(torch.load(agg_file, map_location=device, weights_only=True))
         return backbone_file, run.agg.eval()
-    first, skip, sums = _resume(run.state, method, cfg.video, log)
+    first, skip, sums = resume_point(run.state, cfg.video.epochs, f"end-to-end {method}", log)
     run.wrap_for_ddp()
     t_start = time.perf_counter()
     for epoch in range(first, cfg.video.epochs):
@@ -163,19 +163,6 @@ def train_video_model(
     if world > 1:
         dist.barrier()
     return backbone_file, run.agg.eval()
-
-
-def _resume(state: TrainState, method: str, cfg: VideoStageConfig, log: Callable[[str], None]) -> tuple[int, int, tuple[float, int]]:
-    """The first epoch to run, the batches of it already done and their (loss sum, correct count)."""
-    st = state.load()
-    if st is None:
-        return 0, 0, (0.0, 0)
-    if st.get("batch") is None:
-        first = int(st["epoch"]) + 1
-        log(f"end-to-end {method}: resuming after epoch {first}/{cfg.epochs}")
-        return first, 0, (0.0, 0)
-    log(f"end-to-end {method}: resuming in epoch {int(st['epoch']) + 1}/{cfg.epochs} after batch {int(st['batch'])}")
-    return int(st["epoch"]), int(st["batch"]), (float(st["loss_sum"]), int(st["correct"]))
 
 
 def _write_results(run: _VideoTraining, backbone_file: Path, agg_file: Path, ds: Dataset, cfg: BenchConfig, seed: int) -> None:
