@@ -66,6 +66,41 @@ class LSTMPool(nn.Module):
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return masked_mean(out, mask, dim=1)
 
+    def vmap_forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """:meth:`forward` with the recurrence written out step by step, which ``torch.func.vmap``
+        can run (fused stage (b) training; ``nn.LSTM`` has no batching rule).  The same numbers
+        up to rounding: padding (right of the real frames) never reaches a real step's output,
+        and the reverse direction runs over each sequence's real frames reversed."""
+        if mask is None:
+            mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        t = torch.arange(x.shape[1], device=x.device)
+        length = mask.sum(1, keepdim=True)
+        reverse = torch.where(t < length, length - 1 - t, t)[:, :, None]  # (B, T, 1); its own inverse
+        out = x
+        for layer in range(self.rnn.num_layers):
+            runs = [self._direction(out, layer, "")]
+            if self.rnn.bidirectional:
+                back = out.gather(1, reverse.expand_as(out))
+                runs.append(self._direction(back, layer, "_reverse").gather(1, reverse.expand(-1, -1, self.hidden)))
+            out = torch.cat(runs, dim=-1)
+        return masked_mean(out, mask, dim=1)
+
+    def _direction(self, x: Tensor, layer: int, suffix: str) -> Tensor:
+        """One direction of one layer over ``(B, T, in)``: ``(B, T, hidden)`` (gates i, f, g, o as nn.LSTM)."""
+        w_ih, w_hh = (getattr(self.rnn, f"weight_{k}_l{layer}{suffix}") for k in ("ih", "hh"))
+        gates_x = x @ w_ih.T
+        if self.rnn.bias:
+            gates_x = gates_x + getattr(self.rnn, f"bias_ih_l{layer}{suffix}") + getattr(self.rnn, f"bias_hh_l{layer}{suffix}")
+        h = x.new_zeros(x.shape[0], self.hidden)
+        c = h
+        outs = []
+        for step in range(x.shape[1]):
+            i, f, g, o = (gates_x[:, step] + h @ w_hh.T).chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            outs.append(h)
+        return torch.stack(outs, dim=1)
+
 
 class TemporalAttentionPool(nn.Module):
     """Quality-aware pooling: a learned score per frame, softmax over real frames, weighted mean."""

@@ -14,7 +14,7 @@ from lsvid_core.config import at_least, check, fraction, from_dict, from_file, p
 
 # settings that change how fast a run goes, never what it learns or scores
 FRAME_EXECUTION_FIELDS = ("workers", "decoder", "checkpoint_minutes")
-AGG_EXECUTION_FIELDS = ("eval_batch_frames", "checkpoint_every", "jobs")
+AGG_EXECUTION_FIELDS = ("eval_batch_frames", "checkpoint_every", "jobs", "fuse", "cuda_graphs")
 BENCH_EXECUTION_FIELDS = ("feature_batch",)
 VIDEO_EXECUTION_FIELDS = ("workers", "decoder", "checkpoint_minutes")
 
@@ -22,6 +22,7 @@ VIDEO_EXECUTION_FIELDS = ("workers", "decoder", "checkpoint_minutes")
 # out while they hold these values, so every config stored before them keeps its hash and run folders.
 ADDED_LATER: dict[str, dict[str, Any]] = {
     "frame": {"last_stride": 2, "embed_bn": True},
+    "agg": {"fuse": True, "cuda_graphs": True},
     "bench": {"ap": None, "training": "two_stage", "recipe": "paper", "eval": "default"},
 }
 
@@ -104,7 +105,9 @@ class AggregatorStageConfig:
     grad_clip: float = 10.0  # max gradient norm; 0 disables
     eval_batch_frames: int = 65536  # frames per evaluation batch (all frames of each sequence)
     checkpoint_every: int = 10  # epochs between resumable checkpoints
-    jobs: int = 1  # methods trained at once, each in its own process (small steps leave a GPU idle)
+    jobs: int = 1  # groups of runs trained at once, each in its own process (small steps leave a GPU idle)
+    fuse: bool = True  # train the runs sharing an architecture (trials, seeds, datasets) in one stacked step
+    cuda_graphs: bool = True  # on CUDA, capture the training step in a CUDA graph and replay it
 
     def __post_init__(self) -> None:
         at_least(self, ("seq_len", "checkpoint_every", "jobs", "eval_batch_frames", "lr_step"), 1)
@@ -200,6 +203,7 @@ class BenchConfig:
     def to_dict(self) -> dict[str, Any]:
         d = stored(asdict(self), "bench")
         d["frame"] = stored(d["frame"], "frame")
+        d["agg"] = stored(d["agg"], "agg")
         if self.training == "two_stage":
             del d["video"]  # not used: two-stage configs (and their hashes) stay as they were before it
         return d

@@ -49,10 +49,12 @@ def environment() -> str:
     return json.dumps(env, sort_keys=True)
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; on CPU full precision (CPU bf16 is slower on most machines)."""
+def autocast(device: torch.device, *, cache: bool = True) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA; on CPU full precision (CPU bf16 is slower on most machines).
+
+    ``cache=False`` for code captured in a CUDA graph, where autocast's weight cache must be off."""
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
 
 

@@ -3,7 +3,8 @@
 Training follows the paper (Section 4.2): each epoch draws one window of 16
 adjacent frames from every train sequence, batches of 10 sequences, softmax
 over the train identities through a linear classifier the harness adds, SGD
-with lr 0.01 divided by 10 after 120 epochs, 400 epochs.  Evaluation embeds
+with lr 0.01 divided by 10 after 120 epochs, 400 epochs.  The loop itself,
+for one run or many fused, is :mod:`benchmark.fused_training`.  Evaluation embeds
 *all* frames of each sequence: sequences are sorted by length and packed into
 padded batches with a mask, so no frame is dropped and little is padded.
 
@@ -13,7 +14,6 @@ window is a gather, so the loop never waits on the host.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,16 +21,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lsvid_core.errors import InputError
 from protocols import Dataset
 
 from .config import AGG_EXECUTION_FIELDS, AggregatorStageConfig, without_execution_fields
 from .fingerprint import tensor_fingerprint
-from .registry import create_aggregator
-from .runtime import NonFiniteError, atomic_torch_save, autocast, check_finite_loss, claim_run, holds_folder
-from .train_state import TrainState
+from .runtime import NonFiniteError, autocast
 
 FINAL_FILE = "aggregator.pt"
 STATE_FILE = "train_state.pt"
@@ -63,6 +60,8 @@ class Standardized(torch.nn.Module):
     diverge; standardising is the same harmless affine map for every method.
     """
 
+    vectorized = False  # True on the template that fused training vmaps over: see forward
+
     def __init__(self, agg: torch.nn.Module, mean: torch.Tensor, std: torch.Tensor) -> None:
         super().__init__()
         self.agg = agg
@@ -71,7 +70,9 @@ class Standardized(torch.nn.Module):
         self.register_buffer("std", std.float())
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self.agg((x - self.mean) / self.std, mask)
+        # under torch.func.vmap an aggregator may offer its own vmap-able forward (benchmark.registry: vmap_forward)
+        fn = getattr(self.agg, "vmap_forward", None) if self.vectorized else None
+        return (fn or self.agg)((x - self.mean) / self.std, mask)
 
 
 def train_statistics(feats: torch.Tensor, index: SequenceIndex, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,7 +113,6 @@ def aggregator_run_spec(
     }
 
 
-@holds_folder("out_dir")
 def train_aggregator(
     method: str,
     options: dict[str, Any],
@@ -130,33 +130,16 @@ def train_aggregator(
 ) -> torch.nn.Module:
     """Train ``method`` on the train split of ``ds`` (resuming if interrupted); returns it in eval mode.
 
-    ``out_dir`` is bound to the run's settings (:func:`aggregator_run_spec`,
-    kept in ``run.json``): a finished or partial model there is only reused by
-    a run of the same settings; otherwise
-    :class:`~benchmark.runtime.StaleRunError`.
+    One run alone; :func:`benchmark.fused_training.train_aggregators` trains
+    many (the rule is described there).  ``out_dir`` is bound to the run's
+    settings (:func:`aggregator_run_spec`, kept in ``run.json``): a finished
+    or partial model there is only reused by a run of the same settings;
+    otherwise :class:`~benchmark.runtime.StaleRunError`.
     """
-    out = Path(out_dir)
-    claim_run(out, aggregator_run_spec(method, options, ds, feats, cfg, seed=seed, features_id=features_id))
-    torch.manual_seed(seed)
-    rows = _train_rows(ds)
-    _check_finite(ds, feats)
-    agg = Standardized(create_aggregator(method, feats.shape[1], **options), *train_statistics(feats, index, rows)).to(device)
-    final = out / FINAL_FILE
-    if final.exists():
-        agg.load_state_dict(torch.load(final, map_location=device, weights_only=True))
-        return agg.eval()
-    if not any(p.requires_grad for p in agg.parameters()):
-        # nothing in the aggregator to learn: the classifier alone would not change its features
-        torch.save(agg.state_dict(), final)
-        return agg.eval()
-    run = _AggregatorTraining.create(agg, ds, index, rows, cfg, out=out, device=device, seed=seed)
-    first = _resume(run.state, method, cfg, log)
-    t0 = time.perf_counter()
-    run.train(method, feats, first, folder=out, progress=progress)
-    log(f"stage (b) {method}: {cfg.epochs - first} epochs in {time.perf_counter() - t0:.1f} s")
-    atomic_torch_save(agg.state_dict(), final)
-    run.state.discard()
-    return agg.eval()
+    from .fused_training import AggregatorRun, train_aggregators
+
+    run = AggregatorRun(method, options, ds, feats, index, seed, Path(out_dir), features_id)
+    return train_aggregators([run], cfg, device=device, log=log, progress=progress)[0]
 
 
 def _train_rows(ds: Dataset) -> np.ndarray:
@@ -175,98 +158,6 @@ def _check_finite(ds: Dataset, feats: torch.Tensor) -> None:
         bad = int(torch.isfinite(feats).all(dim=1).logical_not().nonzero()[0, 0])
         fr = ds.frames.iloc[bad]
         raise NonFiniteError(f"{ds.root}: frame feature row {bad} (tracklet {fr['tracklet_id']}, frame {fr['frame_index']}) is NaN or infinite; extract the features again")
-
-
-def _resume(state: TrainState, method: str, cfg: AggregatorStageConfig, log: Callable[[str], None]) -> int:
-    """Load ``state`` if saved; the first epoch still to run."""
-    st = state.load()
-    if st is None:
-        return 0
-    first = int(st["epoch"]) + 1
-    log(f"stage (b) {method}: resuming after epoch {first}/{cfg.epochs}")
-    return first
-
-
-@dataclass
-class _AggregatorTraining:
-    """One stage (b) run: the aggregator and the classifier the harness adds, their
-    optimiser, the train sequences on the device, the generator drawing their
-    order and windows, and the resumable state of all of it."""
-
-    agg: torch.nn.Module
-    head: torch.nn.Module
-    params: list[torch.nn.Parameter]
-    opt: torch.optim.Optimizer
-    sched: torch.optim.lr_scheduler.LRScheduler
-    start: torch.Tensor  # (sequences,) first feature row of each train sequence
-    length: torch.Tensor  # (sequences,) its frame count
-    labels: torch.Tensor  # (sequences,) its class
-    gen: torch.Generator
-    state: TrainState
-    cfg: AggregatorStageConfig
-    device: torch.device
-
-    @classmethod
-    def create(
-        cls, agg: torch.nn.Module, ds: Dataset, index: SequenceIndex, rows: np.ndarray, cfg: AggregatorStageConfig, *, out: Path, device: torch.device, seed: int
-    ) -> _AggregatorTraining:
-        """A fresh classifier over the train identities at ``rows``, SGD with a step schedule, and a generator from ``seed``."""
-        ids, labels = np.unique(ds.tracklets["person_id"].to_numpy()[rows], return_inverse=True)
-        head = torch.nn.Linear(agg.out_dim, len(ids)).to(device)
-        params = list(agg.parameters()) + list(head.parameters())
-        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
-        start = torch.as_tensor(index.start[rows], device=device)
-        length = torch.as_tensor(index.length[rows], device=device)
-        gen = torch.Generator(device=device)
-        gen.manual_seed(seed)
-        state = TrainState(out / STATE_FILE, device=device, modules={"agg": agg, "head": head}, optimizer=opt, scheduler=sched, generator=gen)
-        return cls(agg, head, params, opt, sched, start, length, torch.as_tensor(labels, device=device), gen, state, cfg, device)
-
-    def train(self, method: str, feats: torch.Tensor, first: int, *, folder: Path, progress: bool) -> None:
-        """Epochs ``first`` to the last, saving the state every ``checkpoint_every`` epochs and after the last."""
-        from tqdm import tqdm
-
-        cfg = self.cfg
-        bar = tqdm(range(first, cfg.epochs), desc=f"{method}", disable=not progress, leave=False, unit="epoch", initial=first, total=cfg.epochs)
-        loss_sum = torch.zeros((), device=self.device)
-        steps = 0  # since the last checkpoint
-        for epoch in bar:
-            steps += self._epoch(feats, loss_sum)
-            self.sched.step()
-            if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
-                # the loss is read (a host sync) only here, once per checkpoint
-                mean_loss = loss_sum.item() / max(steps, 1)
-                check_finite_loss(mean_loss, stage=f"stage (b) {method}", epoch=epoch + 1, folder=folder, hint="lower agg.lr, keep agg.grad_clip on, or check the frame features.")
-                self.state.save(epoch=epoch)
-                bar.set_postfix(loss=f"{mean_loss:.3f}")
-                loss_sum.zero_()
-                steps = 0
-
-    def _epoch(self, feats: torch.Tensor, loss_sum: torch.Tensor) -> int:
-        """One pass over the train sequences in a random order, one random window each;
-        adds each batch's loss to ``loss_sum`` (on the device) and returns the steps taken."""
-        cfg = self.cfg
-        self.agg.train()
-        self.head.train()
-        perm = torch.randperm(len(self.start), device=self.device, generator=self.gen)
-        steps = 0
-        for b in range(0, len(perm), cfg.batch_size):
-            sel = perm[b : b + cfg.batch_size]
-            if len(sel) < 2:  # a lone sequence would break BatchNorm statistics
-                continue
-            idx, mask = windows(self.start[sel], self.length[sel], cfg.seq_len, self.gen)
-            with autocast(self.device):
-                logits = self.head(self.agg(feats[idx], mask))
-            loss = F.cross_entropy(logits.float(), self.labels[sel])
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)  # no host sync: the norm stays on the device
-            self.opt.step()
-            loss_sum += loss.detach()
-            steps += 1
-        return steps
 
 
 @torch.inference_mode()

@@ -23,7 +23,8 @@ _OWN_KEYS = ("optimizer", "scheduler", "torch_rng", "cuda_rng", "generator")
 class TrainState:
     """Everything a training loop needs to continue exactly where it stopped.
 
-    ``modules`` (name -> module), ``optimizer`` and ``scheduler`` are saved by
+    ``modules`` (name -> module), ``optimizer`` and ``scheduler`` (where
+    given: stage (b) keeps its own optimiser state as an extra) are saved by
     their ``state_dict`` and loaded back into these same objects.  The torch
     CPU RNG, the CUDA RNG of ``device`` (on CUDA) and ``generator`` (where
     given) are saved and restored too, so the draws after a resume are the
@@ -36,8 +37,8 @@ class TrainState:
         *,
         device: torch.device,
         modules: Mapping[str, torch.nn.Module],
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        optimizer: torch.optim.Optimizer | None = None,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
         clash = set(modules) & set(_OWN_KEYS)
@@ -57,7 +58,11 @@ class TrainState:
         if clash:
             raise ValueError(f"extras {sorted(clash)} would overwrite the training state's own keys")
         state: dict[str, Any] = {name: m.state_dict() for name, m in self.modules.items()}
-        state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(), **extras)
+        state.update(extras)
+        if self.optimizer is not None:
+            state["optimizer"] = self.optimizer.state_dict()
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
         state["torch_rng"] = torch.get_rng_state()
         state["cuda_rng"] = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
         if self.generator is not None:
@@ -71,8 +76,10 @@ class TrainState:
         st = torch.load(self.path, map_location=self.device, weights_only=False)
         for name, module in self.modules.items():
             module.load_state_dict(st[name])
-        self.optimizer.load_state_dict(st["optimizer"])
-        self.scheduler.load_state_dict(st["scheduler"])
+        if self.optimizer is not None:
+            self.optimizer.load_state_dict(st["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(st["scheduler"])
         # map_location moved the RNG states onto the device too, but every generator takes its state as a CPU tensor;
         # .get: a stage (b) state from before this class carries no global RNG states (its loop never draws from them)
         if st.get("torch_rng") is not None:

@@ -103,8 +103,9 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
             factor = self.momentum
         # The running variance is the unbiased estimate, as in nn.BatchNorm.
         unbiased = var * count / (count - 1).clamp_min(1)
-        self.running_mean.lerp_(mean.to(self.running_mean.dtype), factor)
-        self.running_var.lerp_(unbiased.to(self.running_var.dtype), factor)
+        # lerp written out: torch.func.vmap (fused stage (b) training) has no batching rule for lerp_
+        self.running_mean.add_((mean.to(self.running_mean.dtype) - self.running_mean) * factor)
+        self.running_var.add_((unbiased.to(self.running_var.dtype) - self.running_var) * factor)
 
 
 class ConvBNReLU1d(nn.Module):
