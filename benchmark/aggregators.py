@@ -90,14 +90,17 @@ class LSTMPool(nn.Module):
         w_ih, w_hh = (getattr(self.rnn, f"weight_{k}_l{layer}{suffix}") for k in ("ih", "hh"))
         gates_x = x @ w_ih.T
         if self.rnn.bias:
-            gates_x = gates_x + getattr(self.rnn, f"bias_ih_l{layer}{suffix}") + getattr(self.rnn, f"bias_hh_l{layer}{suffix}")
-        h = x.new_zeros(x.shape[0], self.hidden)
+            gates_x = gates_x + (getattr(self.rnn, f"bias_ih_l{layer}{suffix}") + getattr(self.rnn, f"bias_hh_l{layer}{suffix}"))
+        w_hh_t = w_hh.T.contiguous()  # once, not once per step
+        hid = self.hidden
+        h = x.new_zeros(x.shape[0], hid)
         c = h
         outs = []
         for step in range(x.shape[1]):
-            i, f, g, o = (gates_x[:, step] + h @ w_hh.T).chunk(4, dim=-1)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-            h = torch.sigmoid(o) * torch.tanh(c)
+            gates = torch.addmm(gates_x[:, step], h, w_hh_t)
+            s = torch.sigmoid(gates)  # i, f, o from one call (the g quarter is unused)
+            c = s[:, hid : 2 * hid] * c + s[:, :hid] * torch.tanh(gates[:, 2 * hid : 3 * hid])
+            h = s[:, 3 * hid :] * torch.tanh(c)
             outs.append(h)
         return torch.stack(outs, dim=1)
 

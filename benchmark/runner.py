@@ -1,10 +1,12 @@
 """The runner: fill one leaderboard cell per (dataset, method, trial).
 
-For each trial (10 for PRID-2011 and iLIDS-VID, 1 otherwise):
+For each dataset and trial (10 for PRID-2011 and iLIDS-VID, 1 otherwise):
 stage (a) trains the frame CNN on that trial's train identities (or takes
-given weights), the feature cache embeds every frame once, then each method
-is trained on the cached features (stage (b)) and scored under the dataset's
-protocol.  With ``training = "end_to_end"`` (``--recipe released``) each
+given weights) and the feature cache embeds every frame once.  Then every
+method is trained on the cached features (stage (b)) and scored under the
+dataset's protocol; the stage (b) runs of one method across trials, seeds
+and datasets are trained together in one stacked step
+(:mod:`benchmark.fused_training`), each keeping its own folder and result.  With ``training = "end_to_end"`` (``--recipe released``) each
 method is instead trained together with its own backbone on clips
 (:mod:`benchmark.stage_video`, folder ``<method>`` prefixed ``video-``), and the
 feature cache embeds the test frames with that backbone.  Everything lands
@@ -23,7 +25,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,14 +38,15 @@ from lsvid_core.paths import check_location, safe_component
 from protocols import read_dataset
 from protocols.evaluation import evaluate_dataset, ranked_gallery, resolve_setting
 
-from .config import BenchConfig
+from .config import AGG_EXECUTION_FIELDS, BenchConfig, without_execution_fields
 from .feature_cache import extract_features
 from .fingerprint import dataset_fingerprint, weights_id
+from .fused_training import AggregatorRun, train_aggregators
 from .recipes import method_options
 from .registry import REGISTRY, create_aggregator, import_plugin
 from .results import append_row, config_hash, has_cell, read_leaderboard, topk_name
 from .runtime import code_version, device_name, environment, resolve_device, run_key, seed_everything
-from .stage_aggregator import SequenceIndex, aggregator_run_spec, embed_sequences, train_aggregator
+from .stage_aggregator import SequenceIndex, aggregator_run_spec, embed_sequences
 from .stage_frame import frame_run_spec, init_distributed, train_frame_model
 from .stage_video import train_video_model, video_run_spec
 
@@ -67,11 +70,44 @@ class BenchRequest:
 
 
 def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Run every requested cell; returns the rows written (skipped cells excluded).
+    """Run every requested cell; returns the rows written (skipped cells excluded).  One request
+    of :func:`run_benches`."""
+    return run_benches([req], log)
 
-    Everything that can be refused is refused before any work: methods and
-    their options, the device, the run folder and leaderboard, the dataset
-    (its name becomes a folder name) and the trials."""
+
+def run_benches(reqs: Sequence[BenchRequest], log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Every cell of several requests (e.g. one per dataset and seed) in one go; returns the rows written.
+
+    Stage (a) and the feature cache run per dataset and trial first; then the
+    stage (b) runs of all requests are trained together, those sharing an
+    architecture (method, options, feature width, ``agg`` settings) fused in
+    one stacked step (:mod:`benchmark.fused_training`; ``agg.fuse``).
+    Everything that can be refused is refused before any work, for every
+    request: methods and their options, the device, the run folder and
+    leaderboard, each dataset (its name becomes a folder name) and its trials."""
+    runs = [_start(req, log) for req in reqs]
+    rows: list[dict[str, Any]] = []
+    jobs: list[tuple[_Run, _MethodJob]] = []
+    for run in runs:
+        for trial in run.trials:
+            rows += run.trial(trial, jobs)
+    if jobs:
+        groups = _job_groups([job for _, job in jobs])
+        processes = jobs[0][1].config.agg.jobs
+        batches = [[jobs[i][1] for i in g] for g in groups]
+        if processes > 1 and len(groups) > 1:
+            done = _score_in_processes(batches, processes, log)
+        else:
+            datasets = {run.job_dataset: run.ds for run in runs}
+            done = (row for b in batches for row in _score_group(b, datasets, runs[0].device, log))
+        owner = {(job.dataset, job.cfg_json, job.trial, job.method): run for run, job in jobs}
+        for row in done:
+            rows.append(owner[(row["dataset_path"], row["config"], row["trial"], row["method"])].record(row))
+    return rows
+
+
+def _start(req: BenchRequest, log: Callable[[str], None]) -> _Run:
+    """Check one request and read its dataset: the :class:`_Run` that does its cells."""
     _check_methods(req)
     req = replace(req, method_options={m: method_options(req.config.recipe, m, req.method_options.get(m)) for m in req.methods})
     cfg = req.config
@@ -90,8 +126,7 @@ def run_bench(req: BenchRequest, log: Callable[[str], None] = print) -> list[dic
     if missing:
         raise ConfigError(f"--trial {missing[0]}: {ds.name} has trials 0..{ds.num_trials - 1}")
     scored_ap = resolve_setting(cfg.eval, ds.protocol, ap=cfg.ap).ap  # "official" scores market1501 whatever the protocol says
-    run = _Run(req, ds, dataset_fingerprint(ds), board, device, rank, _cell_config(req), scored_ap, log)
-    return [row for trial in trials for row in run.trial(trial)]
+    return _Run(req, ds, dataset_fingerprint(ds), board, device, rank, _cell_config(req), scored_ap, log, trials)
 
 
 def _check_methods(req: BenchRequest) -> None:
@@ -138,6 +173,12 @@ class _Run:
     cfg_json: str
     ap: str  # the AP definition scored: a cell scored under another one is not this cell
     log: Callable[[str], None]
+    trials: list[int]
+
+    @property
+    def job_dataset(self) -> str:
+        """The dataset as its jobs (and leaderboard rows) name it."""
+        return str(Path(self.req.dataset).resolve())
 
     def todo(self, trial: int) -> list[str]:
         cfg, opts = self.req.config, self.req.method_options
@@ -158,7 +199,9 @@ class _Run:
             init_weights=req.backbone_weights, log=self.log, progress=req.progress, dataset_sha=self.ds_sha,
         )
 
-    def trial(self, trial: int) -> list[dict[str, Any]]:
+    def trial(self, trial: int, jobs: list[tuple[_Run, _MethodJob]]) -> list[dict[str, Any]]:
+        """Stage (a) and the feature cache of ``trial``, adding its stage (b) cells to ``jobs``; with
+        end-to-end training the cells are done here: their rows (recorded)."""
         req, cfg, ds = self.req, self.req.config, self.ds
         todo = self.todo(trial)
         if not todo:
@@ -175,14 +218,8 @@ class _Run:
             dt, ckpt, req.run_dir / "cache", device=self.device, batch_size=cfg.feature_batch,
             workers=cfg.frame.workers, decoder=cfg.frame.decoder, log=self.log, progress=req.progress,
         )
-        jobs = [self.job(trial, m, str(cache.folder), cache.manifest["checkpoint_sha256"]) for m in todo]
-        if cfg.agg.jobs > 1 and len(jobs) > 1:
-            done = _score_in_processes(jobs, cfg.agg.jobs, self.log)
-        else:
-            feats = torch.from_numpy(np.array(cache.features)).to(self.device)
-            index = SequenceIndex.of(dt)
-            done = (_score_method(job, ds, dt, feats, index, self.device, self.log) for job in jobs)
-        return [self.record(row) for row in done]
+        jobs += [(self, self.job(trial, m, str(cache.folder), cache.manifest["checkpoint_sha256"])) for m in todo]
+        return []
 
     def record(self, row: dict[str, Any]) -> dict[str, Any]:
         append_row(self.board, row)
@@ -215,7 +252,7 @@ class _Run:
     def job(self, trial: int, method: str, cache_folder: str, ckpt_sha: str) -> _MethodJob:
         req = self.req
         return _MethodJob(
-            dataset=str(Path(req.dataset).resolve()), trial=trial, method=method, options=req.method_options.get(method, {}), config=req.config,
+            dataset=self.job_dataset, trial=trial, method=method, options=req.method_options.get(method, {}), config=req.config,
             cfg_json=self.cfg_json, cache_folder=cache_folder, ckpt_sha=ckpt_sha, ds_sha=self.ds_sha, run_dir=str(req.run_dir),
             device=str(self.device), plugins=tuple(req.plugins), progress=req.progress,
         )
@@ -240,19 +277,40 @@ class _MethodJob:
     progress: bool
 
 
-def _score_method(job: _MethodJob, ds, dt, feats: torch.Tensor, index: SequenceIndex, device: torch.device, log: Callable[[str], None]) -> dict[str, Any]:
-    """Train one aggregator on the cached features, embed every sequence, score it: its leaderboard row."""
-    cfg, trial, method, opts = job.config, job.trial, job.method, job.options
+def _job_groups(jobs: list[_MethodJob]) -> list[list[int]]:
+    """Indices of ``jobs`` by what fused training needs alike: the method and its options and the
+    stage (b) settings (trials, seeds and datasets differ within a group)."""
+    groups: dict[tuple, list[int]] = {}
+    for i, job in enumerate(jobs):
+        agg = without_execution_fields(asdict(job.config.agg), AGG_EXECUTION_FIELDS)
+        key = (job.method, json.dumps(job.options, sort_keys=True), json.dumps(agg, sort_keys=True), job.config.agg.fuse)
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def _score_group(group: list[_MethodJob], datasets: dict[str, Any], device: torch.device, log: Callable[[str], None]) -> Iterator[dict[str, Any]]:
+    """Train the stage (b) runs of ``group`` together (:func:`~benchmark.fused_training.train_aggregators`),
+    then embed every sequence with each and score it: their leaderboard rows.  A row's wall time is
+    its share of the group's training plus its own scoring."""
     t0 = time.perf_counter()
-    seed_everything(cfg.seed + trial)
-    features_id = Path(job.cache_folder).name
-    spec = aggregator_run_spec(method, opts, dt, feats, cfg.agg, seed=cfg.seed + trial, features_id=features_id)
-    mdir = Path(job.run_dir) / ds.name / f"trial{trial}" / f"{method}-{run_key(spec)}"
-    agg = train_aggregator(
-        method, opts, dt, feats, index, cfg.agg, device=device, out_dir=mdir, seed=cfg.seed + trial,
-        log=log, progress=job.progress, features_id=features_id,
-    )
-    return _scored_row(job, ds, dt, agg, feats, index, device, mdir, t0)
+    feats: dict[str, torch.Tensor] = {}
+    runs, cells = [], []
+    for job in group:
+        ds = datasets[job.dataset]
+        dt = ds.for_trial(job.trial)
+        if job.cache_folder not in feats:  # the runs of one trial share its features on the device
+            feats[job.cache_folder] = torch.from_numpy(np.load(Path(job.cache_folder) / "features.npy")).to(device)
+        x, index, features_id = feats[job.cache_folder], SequenceIndex.of(dt), Path(job.cache_folder).name
+        seed = job.config.seed + job.trial
+        spec = aggregator_run_spec(job.method, job.options, dt, x, job.config.agg, seed=seed, features_id=features_id)
+        mdir = Path(job.run_dir) / ds.name / f"trial{job.trial}" / f"{job.method}-{run_key(spec)}"
+        runs.append(AggregatorRun(job.method, job.options, dt, x, index, seed, mdir, features_id))
+        cells.append((job, ds, dt, x, index, mdir))
+    cfg = group[0].config.agg
+    models = train_aggregators(runs, cfg, device=device, log=log, progress=group[0].progress, fuse=cfg.fuse)
+    share = (time.perf_counter() - t0) / len(group)
+    for (job, ds, dt, x, index, mdir), agg in zip(cells, models):
+        yield _scored_row(job, ds, dt, agg, x, index, device, mdir, time.perf_counter() - share)
 
 
 def _scored_row(job: _MethodJob, ds, dt, agg: torch.nn.Module, feats: torch.Tensor, index: SequenceIndex, device: torch.device, mdir: Path, t0: float) -> dict[str, Any]:
@@ -294,41 +352,38 @@ def _scored_row(job: _MethodJob, ds, dt, agg: torch.nn.Module, feats: torch.Tens
     }
 
 
-def _method_worker(job: _MethodJob, threads: int) -> tuple[dict[str, Any], list[str]]:
-    """:func:`_score_method` in a fresh process: loads the dataset and the cached features itself."""
+def _group_worker(group: list[_MethodJob], threads: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """:func:`_score_group` in a fresh process: it reads the datasets and the cached features itself."""
     torch.set_num_threads(threads)
-    for p in job.plugins:
+    for p in group[0].plugins:
         import_plugin(p)
-    device = torch.device(job.device)
-    ds = read_dataset(job.dataset)
-    dt = ds.for_trial(job.trial)
-    feats = torch.from_numpy(np.load(Path(job.cache_folder) / "features.npy")).to(device)
+    datasets = {job.dataset: read_dataset(job.dataset) for job in group}
     lines: list[str] = []
-    row = _score_method(replace(job, progress=False), ds, dt, feats, SequenceIndex.of(dt), device, lines.append)
-    return row, lines
+    group = [replace(job, progress=False) for job in group]
+    rows = list(_score_group(group, datasets, torch.device(group[0].device), lines.append))
+    return rows, lines
 
 
-def _score_in_processes(jobs: list[_MethodJob], processes: int, log: Callable[[str], None]) -> Iterator[dict[str, Any]]:
-    """Train several methods at once, one process each.  Stage (b) steps are small
-    (batches of 10 sequences), so one method keeps neither a GPU nor a multi-core
-    CPU busy; side by side, their steps fill each other's gaps.  Rows come back
-    as methods finish; the first failure stops the rest."""
+def _score_in_processes(groups: list[list[_MethodJob]], processes: int, log: Callable[[str], None]) -> Iterator[dict[str, Any]]:
+    """Train several groups of runs at once (different methods, say), one process each.  Stage (b)
+    steps are small, so one group rarely keeps a GPU or a multi-core CPU busy; side by side, their
+    steps fill each other's gaps.  Rows come back as groups finish; the first failure stops the rest."""
     import multiprocessing
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
-    processes = min(processes, len(jobs))
+    processes = min(processes, len(groups))
     threads = max(1, (os.cpu_count() or 1) // processes)
-    log(f"stage (b): {len(jobs)} methods in {processes} processes")
+    log(f"stage (b): {len(groups)} groups of runs in {processes} processes")
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending = {pool.submit(_method_worker, job, threads) for job in jobs}
+        pending = {pool.submit(_group_worker, group, threads) for group in groups}
         try:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
                 for f in finished:
-                    row, lines = f.result()
+                    rows, lines = f.result()
                     for line in lines:
                         log(line)
-                    yield row
+                    yield from rows
         finally:
             for f in pending:
                 f.cancel()

@@ -21,7 +21,8 @@ def _method_options(options: tuple[str, ...]) -> dict[str, dict]:
 
 
 def bench_config(config_file: Path | None, backbone: str | None, frame_epochs: int | None, agg_epochs: int | None, jobs: int | None, rerank: bool,
-                 ap: str | None = None, setting: str | None = None, recipe: str | None = None, video_epochs: int | None = None):
+                 ap: str | None = None, setting: str | None = None, recipe: str | None = None, video_epochs: int | None = None,
+                 fuse: bool | None = None):
     """The recipe's settings, the config file on top, then the options the user gave."""
     from benchmark.recipes import recipe_config
     from gltr import list_backbones
@@ -38,12 +39,13 @@ def bench_config(config_file: Path | None, backbone: str | None, frame_epochs: i
     except ConfigError as e:
         raise ConfigError(f"{config_file}: {e}" if config_file else str(e)) from None
     given = {"frame.backbone": backbone, "frame.epochs": frame_epochs, "agg.epochs": agg_epochs, "video.epochs": video_epochs, "agg.jobs": jobs,
-             "rerank": True if rerank else None, "ap": ap, "eval": setting}
+             "agg.fuse": fuse, "rerank": True if rerank else None, "ap": ap, "eval": setting}
     return override(cfg, given, "options")
 
 
 @click.command("bench")
-@click.option("--dataset", "dataset", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, help="Dataset folder in the schema.")
+@click.option("--dataset", "datasets", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, multiple=True,
+              help="Dataset folder in the schema; repeat it (--dataset A --dataset B ...) to fill several datasets' cells in one command.")
 @click.option("--methods", default="gltr,avgpool", show_default=True, help="Comma-separated registered aggregators (see --list).")
 @click.option("--backbone", default=None, help="Frame CNN: resnet50 (paper), resnet18/34/101, inception_v3, alexnet.")
 @click.option("--backbone-weights", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
@@ -67,19 +69,23 @@ def bench_config(config_file: Path | None, backbone: str | None, frame_epochs: i
 @click.option("--frame-epochs", type=click.IntRange(min=0), default=None, help="Override stage (a) epochs (paper: 20).")
 @click.option("--agg-epochs", type=click.IntRange(min=0), default=None, help="Override stage (b) epochs (paper: 400).")
 @click.option("--video-epochs", type=click.IntRange(min=0), default=None, help="Override end-to-end training epochs (released code: 501).")
-@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Stage (b): train this many methods at once, one process each (agg.jobs; default 1).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Stage (b): train this many groups of runs (methods) at once, one process each (agg.jobs; default 1).")
+@click.option("--no-fuse", is_flag=True, help="Stage (b): train every run alone instead of fusing the runs that share an architecture (agg.fuse).")
 @click.option("--trial", "trials", type=click.IntRange(min=0), multiple=True, help="Only these trials (PRID/iLIDS); default all.")
 @click.option("--plugin", "plugins", multiple=True, help="Import this module first; its @register_aggregator methods become available.")
 @click.option("--option", "options", multiple=True, help="METHOD.KEY=VALUE option for an aggregator factory (JSON value).")
 @click.option("--list", "list_only", is_flag=True, help="List registered aggregators and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device, rerank, recipe, ap, setting, seeds, run_dir, leaderboard, config_file,
-              frame_epochs, agg_epochs, video_epochs, jobs, trials, plugins, options, list_only, quiet) -> None:
-    """Train and score METHODS on DATASET under its protocol; one leaderboard row per
-    (dataset, method, trial).  Re-running resumes: finished cells are skipped and
-    interrupted training continues from its last checkpoint."""
+def bench_cmd(datasets, methods, backbone, backbone_weights, no_finetune, device, rerank, recipe, ap, setting, seeds, run_dir, leaderboard, config_file,
+              frame_epochs, agg_epochs, video_epochs, jobs, no_fuse, trials, plugins, options, list_only, quiet) -> None:
+    """Train and score METHODS on each DATASET under its protocol; one leaderboard row per
+    (dataset, method, trial, seed).  Stage (b) runs sharing an architecture (the trials,
+    seeds and datasets of one method) are trained together in one stacked step.
+    Re-running resumes: finished cells are skipped and interrupted training continues
+    from its last checkpoint."""
     from benchmark.registry import get_aggregator, import_plugin, list_aggregators
-    from benchmark.runner import BenchRequest, run_bench
+    from benchmark.runner import BenchRequest, run_benches
 
     for p in plugins:
         import_plugin(p)
@@ -90,7 +96,7 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
         return
     if no_finetune and backbone_weights is None:
         raise click.UsageError("--no-finetune needs --backbone-weights")
-    cfg = bench_config(config_file, backbone, frame_epochs, agg_epochs, jobs, rerank, ap, setting, recipe, video_epochs)
+    cfg = bench_config(config_file, backbone, frame_epochs, agg_epochs, jobs, rerank, ap, setting, recipe, video_epochs, fuse=False if no_fuse else None)
     method_options = _method_options(options)
     configs = [dataclasses.replace(cfg, seed=s) for s in dict.fromkeys(seeds or [cfg.seed])]
     reqs = [BenchRequest(
@@ -106,8 +112,8 @@ def bench_cmd(dataset, methods, backbone, backbone_weights, no_finetune, device,
         method_options=method_options,
         leaderboard=leaderboard,
         progress=not quiet,
-    ) for c in configs]
-    rows = [row for req in reqs for row in run_bench(req, log=click.echo)]
+    ) for dataset in dict.fromkeys(datasets) for c in configs]
+    rows = run_benches(reqs, log=click.echo)
     click.echo(f"{len(rows)} new leaderboard rows in {leaderboard or run_dir / 'leaderboard.parquet'}")
 
 

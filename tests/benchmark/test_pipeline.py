@@ -164,7 +164,7 @@ def test_methods_trained_in_parallel_processes_score_as_one_by_one(dataset, tmp_
 
     _, serial = bench("serial")
     out, parallel = bench("parallel", "--jobs", "2")
-    assert "stage (b): 3 methods in 2 processes" in out
+    assert "stage (b): 3 groups of runs in 2 processes" in out
     assert list(parallel.index) == sorted(methods.split(","))
     for m in parallel.index:
         assert parallel.loc[m, "mAP"] == pytest.approx(serial.loc[m, "mAP"], abs=1e-3)
