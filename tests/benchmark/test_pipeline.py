@@ -418,3 +418,30 @@ def test_killed_frame_training_resumes_inside_an_epoch(dataset, tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     assert "in epoch 2/2 after batch" in out
     assert file_sha256(tmp_path / "run" / "backbone.pt") == file_sha256(tmp_path / "ref" / "backbone.pt")
+
+
+def test_one_command_fills_several_datasets_and_seeds_with_fused_stage_b(dataset, tmp_path):
+    """--dataset repeated and --seed repeated: one row per (dataset, method, trial, seed), as separate
+    commands give, with the stage (b) runs of each method trained in one stack."""
+    native = tmp_path / "native"
+    write_native("dukev", native, seed=4)
+    duke = convert("dukev", native, tmp_path / "duke")
+    (tmp_path / "cfg.json").write_text(json.dumps(SMALL))
+    common = ["--methods", "dtp,avgpool", "--config", str(tmp_path / "cfg.json"), "--quiet"]
+    both = ["bench", "--dataset", str(dataset), "--dataset", str(duke), "--seed", "0", "--seed", "1", "--out", str(tmp_path / "both"), *common]
+    r = CliRunner().invoke(main, both)
+    assert r.exit_code == 0, r.output
+    assert "stage (b) dtp: 4 runs fused in one step" in r.output
+    board = pd.read_parquet(tmp_path / "both" / "leaderboard.parquet")
+    assert sorted(zip(board.dataset, board.method, board.seed)) == sorted(
+        (d, m, s) for d in ("mars", "dukev") for m in ("dtp", "avgpool") for s in (0, 1))
+    for ds_path, name in ((dataset, "mars"), (duke, "dukev")):
+        r = CliRunner().invoke(main, ["bench", "--dataset", str(ds_path), "--seed", "1", "--no-fuse", "--out", str(tmp_path / name), *common])
+        assert r.exit_code == 0 and "fused" not in r.output, r.output
+        alone = pd.read_parquet(tmp_path / name / "leaderboard.parquet").set_index("method")
+        fused = board[(board.dataset == name) & (board.seed == 1)].set_index("method")
+        for m in ("dtp", "avgpool"):
+            assert fused.loc[m, "mAP"] == pytest.approx(alone.loc[m, "mAP"], abs=1e-3)
+            assert fused.loc[m, "checkpoint_sha256"] == alone.loc[m, "checkpoint_sha256"]  # the same stage (a) features
+    r = CliRunner().invoke(main, both)  # nothing left to do
+    assert r.exit_code == 0 and r.output.count("already on the leaderboard") == 4, r.output
