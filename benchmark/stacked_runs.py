@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
+from gltr.conv import MatmulConv1d
+
 
 class StackedRuns:
     """The stacked parameters, buffers and momentum of K runs, and their training step's arithmetic."""
@@ -137,29 +139,3 @@ def _padded_momentum(momentum: dict[str, Tensor] | None, name: str, like: Tensor
     m = momentum[name].to(like.device, like.dtype)
     rows = like.shape[0] - m.shape[0]  # a classifier narrower than the stack's widest gets zero rows
     return F.pad(m, (0, rows) if m.dim() == 1 else (0, 0, 0, rows)) if rows else m
-
-
-class MatmulConv1d(nn.Conv1d):
-    """A stride-1, zero-padded ``Conv1d`` computed as one matrix product over ``(B*T, k*C)`` windows.
-
-    Swapped in (by class) for the convolutions of the template that fused training vmaps over:
-    under ``vmap`` a convolution with stacked weights becomes a grouped convolution, whose CPU
-    backward is several times slower than the batched matrix product this is.  Same numbers up
-    to rounding; same parameters."""
-
-    @staticmethod
-    def handles(conv: nn.Conv1d) -> bool:
-        return conv.stride == (1,) and conv.groups == 1 and conv.padding_mode == "zeros" and isinstance(conv.padding, tuple)
-
-    def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        (k,), (d,), (p,) = self.kernel_size, self.dilation, self.padding
-        b, _, t = x.shape
-        rows = x.transpose(1, 2)  # (B, T, C)
-        t_out = t + 2 * p - d * (k - 1)
-        if k > 1 or p:
-            padded = F.pad(rows, (0, 0, p, p))
-            rows = torch.cat([padded[:, j * d : j * d + t_out] for j in range(k)], dim=-1)  # (B, T_out, k*C), tap-major
-        y = rows.reshape(b * t_out, -1) @ weight.permute(0, 2, 1).reshape(weight.shape[0], -1).T
-        if bias is not None:
-            y = y + bias
-        return y.reshape(b, t_out, -1).transpose(1, 2)

@@ -14,6 +14,22 @@ With ``--jobs K`` it also times the whole of stage (b) for every method as
 ``lsvid bench`` runs it (train, embed, score), one method after another and
 then ``K`` methods at once in separate processes (``agg.jobs``), and prints
 the ratio of the two wall times.
+
+``--full`` times fused training (:mod:`benchmark.fused_training`) against
+one-by-one training at the five datasets' real training sizes (generated
+cached features, d = 128): MARS 8,298 train sequences of 625 identities,
+LS-VID 3,000 of 842, DukeMTMC-VideoReID 2,196 of 702, PRID-2011 10 trials x
+178 (89 identities x 2 cameras), iLIDS-VID 10 trials x 300 (150 x 2), each
+trial with its own features.  For each of the nine methods it times a fixed
+slice of steps (``--steps``, after warm-up) of: each dataset's run alone;
+the stack of the 10 PRID trials; and each stack the whole table goes through
+as runs finish (all 23 runs; then without PRID; then the three large ones;
+...).  From these it projects the wall time of the whole table under the
+paper's schedule (400 epochs; each run ``n // 10`` steps per epoch), plus
+evaluation (embedding every test sequence, timed on a MARS-like test split
+and scaled by each dataset's test frames).  Its last line reads
+``fused vs one-by-one: R× ; whole table projected: M min on DEVICE``, R being
+the ratio for the 10 fused PRID trials over the nine methods.
 """
 from __future__ import annotations
 
@@ -58,8 +74,15 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of MARS's sequence counts")
     ap.add_argument("--methods", default=",".join(BASELINES))
     ap.add_argument("--jobs", type=int, default=0, help="also time all methods one by one against this many at once")
+    ap.add_argument("--full", action="store_true", help="fused against one-by-one training at the five datasets' sizes; projects the whole table")
+    ap.add_argument("--steps", type=int, default=10, help="--full: steps timed per stack")
     args = ap.parse_args()
     device = resolve_device(args.device)
+    if args.full:
+        from leaderboard_full import full_table
+
+        full_table(args.methods.split(","), device, args.steps)
+        return
     rng = np.random.default_rng(0)
     ds, lengths = mars_like(args.scale, rng)
     feats = torch.from_numpy(rng.normal(size=(int(lengths.sum()), 128)).astype(np.float32)).to(device)

@@ -244,7 +244,7 @@ def test_softmax_unscaled_differs_from_softmax_by_the_scale_only() -> None:
 def test_qk_bn_relu_false_makes_query_and_key_plain_biased_convolutions() -> None:
     tsa = TemporalSelfAttention(12, qk_bn_relu=False)
     for m in (tsa.query, tsa.key, tsa.value):
-        assert type(m) is nn.Conv1d and m.bias is not None
+        assert isinstance(m, nn.Conv1d) and m.bias is not None  # a plain convolution (gltr.conv computes width 1 as a matmul)
     assert count(tsa) == 3 * (12 * 6 + 6) + (6 * 12 + 12)
     assert tsa.out_norm is None and torch.equal(tsa.out.weight.detach(), torch.zeros(12, 6, 1))
 
@@ -316,7 +316,7 @@ def test_ablations_take_the_released_options() -> None:
     assert dtp.out_dim == 512 and dtp.tsa is None and dtp.local.dilations == (1, 2, 3)
     tsa = TSAOnly(128, **RELEASED_TSA)
     assert tsa.out_dim == 128 and tsa.local is None and tsa.tsa.out_norm is not None
-    assert tsa.tsa.normalize == "softmax_unscaled" and type(tsa.tsa.query) is nn.Conv1d
+    assert tsa.tsa.normalize == "softmax_unscaled" and isinstance(tsa.tsa.query, nn.Conv1d)
 
 
 def test_dilations_only_for_the_dtp_local_block() -> None:
