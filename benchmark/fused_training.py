@@ -216,7 +216,7 @@ def _train_group(group: list[_Live], cfg: AggregatorStageConfig, device: torch.d
         log(f"stage (b) {method}: {len(todo)} runs fused in one step")
     stacks = [todo] if fused else [[live] for live in todo]
     for lives in stacks:
-        training: _StackTraining | None = _StackTraining(lives, cfg, device, vectorize=fused)
+        training: _StackTraining | None = _StackTraining(lives, cfg, device, vectorize=fused, log=log)
         with tqdm(total=training.steps_left(), desc=f"{method} x{len(lives)}", disable=not progress, leave=False, unit="step") as bar:
             while training is not None:
                 training = training.run(bar)
@@ -265,6 +265,7 @@ class _StackTraining:
     cfg: AggregatorStageConfig
     device: torch.device
     vectorize: bool
+    log: Callable[[str], None] = print
     stack: StackedRuns = field(init=False)
 
     def __post_init__(self) -> None:
@@ -285,7 +286,7 @@ class _StackTraining:
         self.frames = torch.arange(self.cfg.seq_len, device=dev)
         for k, g in enumerate(lives):
             self._load_order(k, g.order if g.order is not None else g.draw_epoch())
-        self.step_fn: Callable[[], None] = _graphed(self.step, dev) if dev.type == "cuda" and self.cfg.cuda_graphs else self.step
+        self.step_fn: Callable[[], None] = _graphed(self.step, dev, self.log) if dev.type == "cuda" and self.cfg.cuda_graphs else self.step
 
     def _load_order(self, k: int, order: tuple[torch.Tensor, torch.Tensor]) -> None:
         perm, u = order
@@ -357,7 +358,7 @@ class _StackTraining:
         for k, g in left:
             g.momentum = self.stack.unstack(k)
             g.loss = self.loss_sum[k].clone()
-        return _StackTraining([g for _, g in left], self.cfg, self.device, self.vectorize)
+        return _StackTraining([g for _, g in left], self.cfg, self.device, self.vectorize, self.log)
 
 
 def _shared_features(feats: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
@@ -381,7 +382,7 @@ def _padded(rows: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([F.pad(r, (0, n - len(r))) for r in rows])
 
 
-def _graphed(step: Callable[..., None], device: torch.device, warmup: int = 3) -> Callable[[], None]:
+def _graphed(step: Callable[..., None], device: torch.device, log: Callable[[str], None], warmup: int = 3) -> Callable[[], None]:
     """``step`` captured in a CUDA graph after ``warmup`` eager calls (on a side stream, as capture
     requires), then replayed: one launch per step.  A capture that fails falls back to eager steps
     (the same numbers, only slower)."""
@@ -405,7 +406,7 @@ def _graphed(step: Callable[..., None], device: torch.device, warmup: int = 3) -
                 with torch.cuda.graph(g):
                     step(graphed=True)
             except Exception as e:  # noqa: BLE001
-                print(f"stage (b): CUDA graph capture failed ({type(e).__name__}: {e}); continuing without graphs")
+                log(f"stage (b): CUDA graph capture failed ({type(e).__name__}: {e}); continuing without graphs")
                 state["failed"] = True
                 step()
                 return

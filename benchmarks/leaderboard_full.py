@@ -118,6 +118,7 @@ def full_table(methods: list[str], device: torch.device, steps: int) -> None:
           f"({', '.join(f'{s.name} {s.trials}x{s.sequences}' for s in SIZES)}), {steps} steps timed per stack")
     print(f"{'method':<20} {'alone ms/step':>13} {'10 PRID fused':>14} {'ratio':>6} {'table alone':>12} {'table fused':>12}")
     prid_alone = prid_fused = table_alone = table_fused = 0.0
+    alone_step: dict[str, float] = {}
     for method in methods:
         with tempfile.TemporaryDirectory() as tmp:
             lives = {name: [_live(method, ds, f, k, Path(tmp) / f"{name}{k}", cfg, device) for k, (ds, f) in enumerate(runs)] for name, runs in data.items()}
@@ -130,6 +131,7 @@ def full_table(methods: list[str], device: torch.device, steps: int) -> None:
                 fused10 = step_time(lives["prid"], cfg, device, steps, vectorize=True)
                 fused = sum(n * step_time([x for d in names for x in lives[d]], cfg, device, steps, vectorize=len(names) > 1 or size[names[0]].trials > 1)
                             for names, n in phases(SIZES, cfg.epochs))
+        alone_step[method] = t1["prid"]
         alone = sum(s.trials * cfg.epochs * (s.sequences // 10) * t1[s.name] for s in SIZES)
         evaluation = sum(s.trials * s.test_frames for s in SIZES) / embed_rate(method, device)
         prid_alone += 10 * t1["prid"]
@@ -140,6 +142,8 @@ def full_table(methods: list[str], device: torch.device, steps: int) -> None:
         print(f"{method:<20} {1000 * t1['prid']:13.2f} {1000 * fused10:13.2f}  {ratio:5.2f}x {(alone + evaluation) / 60:10.1f} m {(fused + evaluation) / 60:10.1f} m",
               flush=True)
     r = prid_alone / prid_fused
+    if alone_step.get("dtp") and alone_step.get("tsa"):
+        print(f"TSA step vs DTP step (one run, PRID): {alone_step['tsa'] / alone_step['dtp']:.2f}x (goal <= 1.5x)")
     print(f"10 PRID trials, {len(methods)} methods, one step each: one-by-one {1000 * prid_alone:.1f} ms, fused {1000 * prid_fused:.1f} ms")
     print(f"whole table ({len(methods)} methods x {runs_per_method} runs, {cfg.epochs} epochs, + evaluation): "
           f"one-by-one {table_alone / 60:.1f} min, fused {table_fused / 60:.1f} min ({table_alone / table_fused:.2f}x)")

@@ -132,3 +132,23 @@ def test_a_killed_fused_run_resumes_to_the_same_models(tmp_path):
         for name, v in uninterrupted.items():
             torch.testing.assert_close(resumed[name], v, rtol=1e-5, atol=1e-6, msg=name)
 
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the training step is captured in a CUDA graph only there")
+@pytest.mark.parametrize("method", ["gltr", "lstm", "dtp"])
+def test_cuda_graph_replay_equals_eager_steps(method, tmp_path):
+    """On CUDA the fused step is captured once and replayed; it must train what eager steps train."""
+    from dataclasses import replace
+
+    dev = torch.device("cuda")
+    a, fa = toy(40, 8, 0)
+    c, fc = toy(27, 5, 2)
+    specs = [(a, fa.to(dev), 0), (a, fa.to(dev), 1), (c, fc.to(dev), 3)]
+    cfg = AggregatorStageConfig(epochs=3, lr_step=2, checkpoint_every=1)
+    lines: list[str] = []
+    graphed = train_aggregators(runs(method, tmp_path / "graph", specs), cfg, device=dev, log=lines.append, progress=False)
+    eager = train_aggregators(runs(method, tmp_path / "eager", specs), replace(cfg, cuda_graphs=False), device=dev, log=lines.append, progress=False)
+    assert not any("capture failed" in s for s in lines), lines
+    for g, e in zip(graphed, eager):
+        for k, v in e.state_dict().items():
+            torch.testing.assert_close(g.state_dict()[k], v, rtol=1e-3, atol=1e-4, msg=k)
