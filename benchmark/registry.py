@@ -3,7 +3,10 @@
 An aggregator is a ``torch.nn.Module`` mapping frame features ``(B, T, d)``
 and an optional ``(B, T)`` bool padding mask (True = real frame) to a video
 feature ``(B, D)``, with ``out_dim = D``.  The harness adds the classifier and
-the loss; methods carry no training code.
+the loss; methods carry no training code.  Runs of one method are trained
+fused (``torch.func.vmap`` over stacked parameters) when its forward allows
+it; a module whose forward cannot be vmapped may offer ``vmap_forward(x, mask)``
+with the same numbers, else its runs train one by one (a log line says so).
 
 Add a method in three ways:
 
