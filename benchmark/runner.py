@@ -41,6 +41,7 @@ from protocols.evaluation import evaluate_dataset, ranked_gallery, resolve_setti
 from .config import AGG_EXECUTION_FIELDS, BenchConfig, without_execution_fields
 from .feature_cache import extract_features
 from .fingerprint import dataset_fingerprint, weights_id
+from .fused_embedding import embed_runs
 from .fused_training import AggregatorRun, train_aggregators
 from .recipes import method_options
 from .registry import REGISTRY, create_aggregator, import_plugin
@@ -247,7 +248,9 @@ class _Run:
             )
             job = self.job(trial, m, str(cache.folder), cache.manifest["checkpoint_sha256"])
             feats = torch.from_numpy(np.array(cache.features)).to(self.device)
-            yield _scored_row(job, self.ds, dt, agg, feats, SequenceIndex.of(dt), self.device, mdir, t0)
+            video = embed_sequences(agg, feats, SequenceIndex.of(dt), np.arange(len(dt.tracklets)), device=self.device,
+                                    max_frames=cfg.agg.eval_batch_frames)
+            yield _scored_row(job, self.ds, video, self.device, mdir, t0)
 
     def job(self, trial: int, method: str, cache_folder: str, ckpt_sha: str) -> _MethodJob:
         req = self.req
@@ -290,8 +293,9 @@ def _job_groups(jobs: list[_MethodJob]) -> list[list[int]]:
 
 def _score_group(group: list[_MethodJob], datasets: dict[str, Any], device: torch.device, log: Callable[[str], None]) -> Iterator[dict[str, Any]]:
     """Train the stage (b) runs of ``group`` together (:func:`~benchmark.fused_training.train_aggregators`),
-    then embed every sequence with each and score it: their leaderboard rows.  A row's wall time is
-    its share of the group's training plus its own scoring."""
+    then embed every sequence with each (the runs on one dataset's sequences together,
+    :func:`~benchmark.fused_embedding.embed_runs`) and score it: their leaderboard rows.  A row's
+    wall time is its share of the group's training and of its embedding, plus its own scoring."""
     t0 = time.perf_counter()
     feats: dict[str, torch.Tensor] = {}
     runs, cells = [], []
@@ -305,19 +309,45 @@ def _score_group(group: list[_MethodJob], datasets: dict[str, Any], device: torc
         spec = aggregator_run_spec(job.method, job.options, dt, x, job.config.agg, seed=seed, features_id=features_id)
         mdir = Path(job.run_dir) / ds.name / f"trial{job.trial}" / f"{job.method}-{run_key(spec)}"
         runs.append(AggregatorRun(job.method, job.options, dt, x, index, seed, mdir, features_id))
-        cells.append((job, ds, dt, x, index, mdir))
+        cells.append(_Cell(job, ds, x, index, mdir))
     cfg = group[0].config.agg
     models = train_aggregators(runs, cfg, device=device, log=log, progress=group[0].progress, fuse=cfg.fuse)
     share = (time.perf_counter() - t0) / len(group)
-    for (job, ds, dt, x, index, mdir), agg in zip(cells, models):
-        yield _scored_row(job, ds, dt, agg, x, index, device, mdir, time.perf_counter() - share)
+    for members in _same_sequences(cells):  # the trials and seeds of one dataset embed together
+        t1 = time.perf_counter()
+        index = cells[members[0]].index
+        batches = [members] if cfg.fuse else [[i] for i in members]
+        videos = [v for b in batches for v in embed_runs([models[i] for i in b], [cells[i].feats for i in b], index, np.arange(len(index.start)),
+                                                        device=device, max_frames=cfg.eval_batch_frames, log=log)]
+        embed_share = (time.perf_counter() - t1) / len(members)
+        for i, video in zip(members, videos):
+            c = cells[i]
+            yield _scored_row(c.job, c.ds, video, device, c.mdir, time.perf_counter() - share - embed_share)
 
 
-def _scored_row(job: _MethodJob, ds, dt, agg: torch.nn.Module, feats: torch.Tensor, index: SequenceIndex, device: torch.device, mdir: Path, t0: float) -> dict[str, Any]:
-    """Embed every sequence of ``dt`` with the trained ``agg``, score it under the protocol: its leaderboard row."""
+@dataclass(frozen=True)
+class _Cell:
+    """A stage (b) cell of a group being scored: its job, dataset, features on the device, sequences and run folder."""
+
+    job: _MethodJob
+    ds: Any
+    feats: torch.Tensor
+    index: SequenceIndex
+    mdir: Path
+
+
+def _same_sequences(cells: list[_Cell]) -> list[list[int]]:
+    """Positions in ``cells`` grouped by the sequences they embed (a dataset's trials share its tracklets)."""
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(cells):
+        groups.setdefault((c.job.dataset, c.index.start.tobytes(), c.index.length.tobytes()), []).append(i)
+    return list(groups.values())
+
+
+def _scored_row(job: _MethodJob, ds, video: np.ndarray, device: torch.device, mdir: Path, t0: float) -> dict[str, Any]:
+    """Score the video features of every sequence of ``job``'s trial under the protocol: the run's leaderboard row."""
     cfg, trial, method, opts = job.config, job.trial, job.method, job.options
     run_dir = Path(job.run_dir)
-    video = embed_sequences(agg, feats, index, np.arange(len(dt.tracklets)), device=device, max_frames=cfg.agg.eval_batch_frames)
     res = evaluate_dataset(ds, video, metric=cfg.metric, rerank=cfg.rerank, trials=[trial], ap=cfg.ap, setting=cfg.eval)[0].result
     wall = time.perf_counter() - t0
     _save_topk(mdir, ds, video, cfg, trial)

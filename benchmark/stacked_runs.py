@@ -52,11 +52,7 @@ class StackedRuns:
         self.momentum = {n: torch.stack([_padded_momentum(mo, n, p[k]) for k, mo in enumerate(momenta)]) for n, p in self.params.items()}
         self.base = models[0]
         if vectorize:
-            self.base = copy.deepcopy(models[0]).to("meta")  # a template: functional_call supplies every tensor
-            self.base.vectorized = True  # Standardized: use the aggregator's vmap-able forward if it has one
-            for m in self.base.modules():
-                if type(m) is nn.Conv1d and MatmulConv1d.handles(m):
-                    m.__class__ = MatmulConv1d
+            self.base = vmap_template(models[0])
             self._forward = vmap(self._one_run, randomness="error")
         else:
             self._forward = self._first_run
@@ -125,6 +121,19 @@ class StackedRuns:
         mom = {n: t[k].clone() for n, t in self.momentum.items()}
         mom["head.weight"], mom["head.bias"] = mom["head.weight"][:c].clone(), mom["head.bias"][:c].clone()
         return mom
+
+
+def vmap_template(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` on the meta device for ``functional_call`` under ``vmap`` (the stacked
+    tensors are supplied at each call): the aggregator's vmap-able forward where it has one, and
+    its convolutions as matrix products (:class:`~gltr.conv.MatmulConv1d`)."""
+    base = copy.deepcopy(model).to("meta")
+    for m in base.modules():
+        if hasattr(type(m), "vectorized"):  # Standardized: the aggregator's vmap_forward; TSA: attention without the fused kernel
+            m.vectorized = True
+        if type(m) is nn.Conv1d and MatmulConv1d.handles(m):
+            m.__class__ = MatmulConv1d
+    return base
 
 
 def _per_run(v: Tensor, like: Tensor) -> Tensor:

@@ -14,7 +14,7 @@ window is a gather, so the loop never waits on the host.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -173,30 +173,43 @@ def embed_sequences(
 ) -> np.ndarray:
     """Video features of the tracklets at ``rows`` from all their frames: ``(len(rows), out_dim)``.
 
-    Sequences are sorted by length and packed into padded batches of at most
-    ``max_frames`` slots whose shortest sequence has at least ``min_fill`` of
-    the longest one's frames, so padding is bounded (MARS-like lengths run
-    from 2 to 920 frames, and attention pays for padding quadratically).
+    Sequences are packed by :func:`length_batches`, so no frame is dropped and little is padded.
+    :func:`benchmark.fused_embedding.embed_runs` does the same for many trained runs at once.
     """
     agg.eval()
     rows = np.asarray(rows)
-    lengths = index.length[rows]
+    out = torch.empty((len(rows), agg.out_dim), device=device)
+    for sel, tmax in length_batches(index.length[rows], max_frames, min_fill):
+        idx, mask = padded_rows(index, rows[sel], tmax, device)
+        with autocast(device):
+            v = agg(feats[idx], mask)
+        out[torch.as_tensor(sel, device=device)] = v.float()
+    return out.cpu().numpy()
+
+
+def length_batches(lengths: np.ndarray, max_frames: int, min_fill: float = 0.8) -> Iterator[tuple[np.ndarray, int]]:
+    """Positions in ``lengths`` batch by batch, longest first, with each batch's longest length.
+
+    A batch holds at most ``max_frames`` padded slots, and its shortest sequence has at
+    least ``min_fill`` of its longest one's frames, so padding is bounded (MARS-like
+    lengths run from 2 to 920 frames, and attention pays for padding quadratically).
+    """
     order = np.argsort(-lengths, kind="stable")
     neg_sorted = -lengths[order]  # ascending, for searchsorted
-    out = torch.empty((len(rows), agg.out_dim), device=device)
     i = 0
     while i < len(order):
         tmax = int(lengths[order[i]])
         bsz = max(1, max_frames // max(tmax, 1))
         similar = int(np.searchsorted(neg_sorted, -min_fill * tmax, side="right"))
         sel = order[i : min(i + bsz, similar)]
-        start = torch.as_tensor(index.start[rows[sel]], device=device)
-        length = torch.as_tensor(lengths[sel], device=device)
-        t = torch.arange(tmax, device=device)
-        mask = t[None, :] < length[:, None]
-        idx = torch.where(mask, start[:, None] + t[None, :], start[:, None])
-        with autocast(device):
-            v = agg(feats[idx], mask)
-        out[torch.as_tensor(sel, device=device)] = v.float()
+        yield sel, tmax
         i += len(sel)
-    return out.cpu().numpy()
+
+
+def padded_rows(index: SequenceIndex, rows: np.ndarray, tmax: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Feature-array rows of every frame of the tracklets at ``rows``, padded to ``tmax``, and the mask: both ``(B, tmax)``."""
+    start = torch.as_tensor(index.start[rows], device=device)
+    length = torch.as_tensor(index.length[rows], device=device)
+    t = torch.arange(tmax, device=device)
+    mask = t[None, :] < length[:, None]
+    return torch.where(mask, start[:, None] + t[None, :], start[:, None]), mask

@@ -19,7 +19,7 @@ import torch
 from benchmark.config import AggregatorStageConfig
 from benchmark.fused_training import AggregatorRun, _prepare, _StackTraining
 from benchmark.runtime import device_name
-from benchmark.stage_aggregator import SequenceIndex, embed_sequences
+from benchmark.stage_aggregator import SequenceIndex, Standardized, embed_sequences
 from protocols import Dataset
 
 
@@ -90,23 +90,31 @@ def phases(sizes: tuple[Size, ...], epochs: int) -> list[tuple[list[str], int]]:
     return out
 
 
-def embed_rate(method: str, device: torch.device) -> float:
-    """Frames per second of evaluation (all frames of each sequence) on a MARS-like test sample."""
+def embed_rates(method: str, device: torch.device, runs: int = 10) -> tuple[float, float]:
+    """Frames per second of evaluation (all frames of each sequence) on a MARS-like test sample:
+    one run alone, and ``runs`` runs (each on its own features, as trials are) embedded together
+    (:func:`benchmark.fused_embedding.embed_runs`), counting every run's frames."""
     from leaderboard_time import mars_like
 
+    from benchmark.fused_embedding import embed_runs
     from benchmark.registry import create_aggregator
 
-    ds, lengths = mars_like(0.15, np.random.default_rng(7))
-    feats = torch.randn(int(lengths.sum()), 128, device=device)
-    agg = create_aggregator(method, 128).to(device).eval()
-    rows = np.arange(len(ds.tracklets))
-    index = SequenceIndex.of(ds)
-    embed_sequences(agg, feats, index, rows[:50], device=device)
+    ds, lengths = mars_like(0.03, np.random.default_rng(7))
+    index, rows = SequenceIndex.of(ds), np.arange(len(ds.tracklets))
+    feats = [torch.randn(int(lengths.sum()), 128, device=device) for _ in range(runs)]
+    unit = torch.zeros(128), torch.ones(128)  # as the runner holds them: behind the input standardisation
+    models = [Standardized(create_aggregator(method, 128), *unit).to(device).eval() for _ in range(runs)]
+    embed_runs(models[:2], feats[:2], index, rows[:50], device=device, stacked=True)  # warm-up of both paths
+    embed_sequences(models[0], feats[0], index, rows[:50], device=device)
     _sync(device)
     t = time.perf_counter()
-    embed_sequences(agg, feats, index, rows, device=device)
+    embed_sequences(models[0], feats[0], index, rows, device=device)
     _sync(device)
-    return float(lengths.sum()) / (time.perf_counter() - t)
+    alone = float(lengths.sum()) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    embed_runs(models, feats, index, rows, device=device, stacked=True)
+    _sync(device)
+    return alone, runs * float(lengths.sum()) / (time.perf_counter() - t)
 
 
 def full_table(methods: list[str], device: torch.device, steps: int) -> None:
@@ -116,9 +124,10 @@ def full_table(methods: list[str], device: torch.device, steps: int) -> None:
     runs_per_method = sum(s.trials for s in SIZES)
     print(f"device: {device_name(device)}; {runs_per_method} runs per method "
           f"({', '.join(f'{s.name} {s.trials}x{s.sequences}' for s in SIZES)}), {steps} steps timed per stack")
-    print(f"{'method':<20} {'alone ms/step':>13} {'10 PRID fused':>14} {'ratio':>6} {'table alone':>12} {'table fused':>12}")
+    print(f"{'method':<20} {'alone ms/step':>13} {'10 PRID fused':>14} {'ratio':>6} {'table alone':>12} {'table fused':>12} {'eval x10':>10}")
     prid_alone = prid_fused = table_alone = table_fused = 0.0
     alone_step: dict[str, float] = {}
+    eval_ratio: dict[str, float] = {}
     for method in methods:
         with tempfile.TemporaryDirectory() as tmp:
             lives = {name: [_live(method, ds, f, k, Path(tmp) / f"{name}{k}", cfg, device) for k, (ds, f) in enumerate(runs)] for name, runs in data.items()}
@@ -133,17 +142,21 @@ def full_table(methods: list[str], device: torch.device, steps: int) -> None:
                             for names, n in phases(SIZES, cfg.epochs))
         alone_step[method] = t1["prid"]
         alone = sum(s.trials * cfg.epochs * (s.sequences // 10) * t1[s.name] for s in SIZES)
-        evaluation = sum(s.trials * s.test_frames for s in SIZES) / embed_rate(method, device)
+        rate1, rate10 = embed_rates(method, device)
+        evaluation = sum(s.trials * s.test_frames for s in SIZES) / rate1
+        evaluation_fused = sum(s.trials * s.test_frames / (rate10 if s.trials > 1 else rate1) for s in SIZES)
+        eval_ratio[method] = rate10 / rate1
         prid_alone += 10 * t1["prid"]
         prid_fused += fused10
         table_alone += alone + evaluation
-        table_fused += fused + evaluation
+        table_fused += fused + evaluation_fused
         ratio = 10 * t1["prid"] / fused10 if fused10 else float("nan")
-        print(f"{method:<20} {1000 * t1['prid']:13.2f} {1000 * fused10:13.2f}  {ratio:5.2f}x {(alone + evaluation) / 60:10.1f} m {(fused + evaluation) / 60:10.1f} m",
-              flush=True)
+        print(f"{method:<20} {1000 * t1['prid']:13.2f} {1000 * fused10:13.2f}  {ratio:5.2f}x {(alone + evaluation) / 60:10.1f} m "
+              f"{(fused + evaluation_fused) / 60:10.1f} m {rate10 / rate1:9.2f}x", flush=True)
     r = prid_alone / prid_fused
     if alone_step.get("dtp") and alone_step.get("tsa"):
         print(f"TSA step vs DTP step (one run, PRID): {alone_step['tsa'] / alone_step['dtp']:.2f}x (goal <= 1.5x)")
+    print(f"evaluation, 10 runs together vs one by one (frames/s): {', '.join(f'{m} {v:.2f}x' for m, v in eval_ratio.items())}")
     print(f"10 PRID trials, {len(methods)} methods, one step each: one-by-one {1000 * prid_alone:.1f} ms, fused {1000 * prid_fused:.1f} ms")
     print(f"whole table ({len(methods)} methods x {runs_per_method} runs, {cfg.epochs} epochs, + evaluation): "
           f"one-by-one {table_alone / 60:.1f} min, fused {table_fused / 60:.1f} min ({table_alone / table_fused:.2f}x)")

@@ -34,12 +34,13 @@ def lengths_to_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
 def zero_padded(x: Tensor, mask: Tensor | None) -> Tensor:
     """Zero the padded time steps of ``x`` in conv layout ``(B, C, T)``.
 
-    ``masked_fill`` rather than a product, so that NaN or inf left in padding
-    by a data loader cannot leak through ``0 * nan``.
+    A selection (``torch.where``) rather than a product, so that NaN or inf left in
+    padding by a data loader cannot leak through ``0 * nan``; ``where`` rather than
+    ``masked_fill(~mask)`` because the latter's broadcast boolean path is 2-3x slower on CPU.
     """
     if mask is None:
         return x
-    return x.masked_fill(~mask[:, None, :], 0)
+    return torch.where(mask[:, None, :], x, 0)
 
 
 def masked_mean(x: Tensor, mask: Tensor | None, dim: int = -1) -> Tensor:
@@ -55,7 +56,7 @@ def masked_mean(x: Tensor, mask: Tensor | None, dim: int = -1) -> Tensor:
     shape = [1] * x.dim()
     shape[0], shape[dim] = mask.shape
     m = mask.reshape(shape)
-    total = x.masked_fill(~m, 0).sum(dim=dim)
+    total = torch.where(m, x, 0).sum(dim=dim)
     count = m.sum(dim=dim).clamp_min(1).to(total.dtype)
     return total / count
 
@@ -82,10 +83,10 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         # Statistics in float32: under bf16 autocast a sum over B*T values
         # would lose most of its precision.
         m = mask[:, None, :]
-        xf = x.float().masked_fill(~m, 0)
+        xf = torch.where(m, x.float(), 0)
         count = m.sum().clamp_min(1).float()
         mean = xf.sum(dim=(0, 2)) / count
-        centred = (xf - mean[None, :, None]).masked_fill(~m, 0)
+        centred = torch.where(m, xf - mean[None, :, None], 0)
         var = centred.pow(2).sum(dim=(0, 2)) / count
         if self.training and self.track_running_stats and self.running_mean is not None:
             self._update_running_stats(mean, var, count)

@@ -111,6 +111,10 @@ class TemporalSelfAttention(nn.Module):
             nn.init.zeros_(self.out.bias)
         pointwise_as_matmul(self)  # width-1 convolutions over ~16 steps: a matrix product is faster (gltr.conv)
 
+    # True on the copy that fused training vmaps over (benchmark.stacked_runs.vmap_template):
+    # vmap has no batching rule for the fused attention kernel and would loop over the runs
+    vectorized = False
+
     @property
     def out_dim(self) -> int:
         return self.channels
@@ -127,7 +131,7 @@ class TemporalSelfAttention(nn.Module):
         x = zero_padded(x, mask)
         q, k, v = (_project(p, x, mask) for p in (self.query, self.key, self.value))
         key_mask = _key_mask(mask)
-        if self.normalize in SOFTMAXES and not return_attention:
+        if self.normalize in SOFTMAXES and not return_attention and not self.vectorized:
             # Fused kernel (flash / memory-efficient on GPU); same numbers as
             # the explicit path below, which is kept for returning M.
             attn_mask = None if key_mask is None else key_mask[:, None, None, :]

@@ -12,6 +12,7 @@ from bench_helpers import kill_when, runs, toy
 
 from benchmark.aggregators import BASELINES
 from benchmark.config import AggregatorStageConfig
+from benchmark.fused_embedding import embed_runs
 from benchmark.fused_training import train_aggregators
 from benchmark.stage_aggregator import SequenceIndex, embed_sequences
 
@@ -51,6 +52,14 @@ def test_fused_runs_equal_each_run_trained_alone(method, tmp_path):
         vf = embed_sequences(f, feats, SequenceIndex.of(ds), rows, device=CPU)
         va = embed_sequences(al, feats, SequenceIndex.of(ds), rows, device=CPU)
         np.testing.assert_allclose(vf, va, rtol=1e-4, atol=1e-4 if method not in EXACT else 0)
+    # evaluation fused too: the three runs on dataset a (two on the same features) in one vmapped pass,
+    # and the two on the same features with those features shared, each giving what it gives alone
+    rows, index = np.arange(len(a.tracklets)), SequenceIndex.of(a)
+    for picked in ([0, 1, 2], [0, 2]):
+        together = embed_runs([fused[k] for k in picked], [specs[k][1] for k in picked], index, rows, device=CPU, max_frames=300, stacked=True, log=lines.append)
+        for k, v in zip(picked, together):
+            np.testing.assert_allclose(v, embed_sequences(fused[k], specs[k][1], index, rows, device=CPU), rtol=1e-4, atol=1e-4)
+    assert not any("cannot be embedded together" in line for line in lines), lines
     if trainable:  # and the runs did learn: not four copies of one model, not the initial weights
         w = [dict(m.named_parameters()) for m in fused]
         name = next(n for n, p in w[0].items() if p.requires_grad and p.dim() > 1)
@@ -95,6 +104,12 @@ def test_a_plugin_that_cannot_be_fused_trains_one_by_one_and_says_so(tmp_path):
     assert said and "not_vmappable" in said[0] and "one by one" in said[0] and ".item()" in said[0], lines
     alone = train_aggregators(runs("not_vmappable", tmp_path / "a", specs), cfg, device=CPU, log=lines.append, progress=False, fuse=False)
     assert_same_models(models, alone, exact=True)  # the fallback is the lone run itself
+    rows, index = np.arange(len(a.tracklets)), SequenceIndex.of(a)
+    lines.clear()
+    together = embed_runs(models, [fa, fa], index, rows, device=CPU, stacked=True, log=lines.append)
+    assert any("2 runs cannot be embedded together" in s and "one by one" in s for s in lines), lines
+    for m, v in zip(models, together):
+        np.testing.assert_array_equal(v, embed_sequences(m, fa, index, rows, device=CPU))
 
 
 FUSED_SCRIPT = """
