@@ -144,7 +144,8 @@ def full_table(methods: list[str], device: torch.device, steps: int) -> None:
         alone = sum(s.trials * cfg.epochs * (s.sequences // 10) * t1[s.name] for s in SIZES)
         rate1, rate10 = embed_rates(method, device)
         evaluation = sum(s.trials * s.test_frames for s in SIZES) / rate1
-        evaluation_fused = sum(s.trials * s.test_frames / (rate10 if s.trials > 1 else rate1) for s in SIZES)
+        together = rate10 if device.type == "cuda" else rate1  # as embed_runs does: stacked on CUDA only
+        evaluation_fused = sum(s.trials * s.test_frames / (together if s.trials > 1 else rate1) for s in SIZES)
         eval_ratio[method] = rate10 / rate1
         prid_alone += 10 * t1["prid"]
         prid_fused += fused10

@@ -43,7 +43,7 @@ class MatmulConv1d(nn.Conv1d):
         if k > 1 or p:
             padded = F.pad(rows, (0, 0, p, p))
             rows = torch.cat([padded[:, j * d : j * d + t_out] for j in range(k)], dim=-1)  # (B, T_out, k*C), tap-major
-        w = weight[..., 0] if k == 1 else weight.permute(0, 2, 1).reshape(weight.shape[0], -1)  # (C', k*C), tap-major
+        w = weight.flatten(1) if k == 1 else weight.permute(0, 2, 1).reshape(weight.shape[0], -1)  # (C', k*C), tap-major
         y = rows.reshape(b * t_out, -1) @ w.T
         if bias is not None:
             y = y + bias
